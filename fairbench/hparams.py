@@ -1,0 +1,99 @@
+"""Per-setting hyper-parameters of the reference (method.md §7) and their command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HyperParams:
+    """Everything a training run needs besides data, method, seed and protocol.
+
+    ``bargain_epochs`` is T of the two-stage schedule (method.md §4); ``val_per_cell`` is the number of
+    validation rows per (group, label) cell used when a split is drawn anew.
+    """
+
+    lr: float
+    dropout: float
+    batch_size: int
+    epochs: int
+    bargain_epochs: int
+    val_per_cell: int
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    dro_fraction: float = 0.4
+    group_dro_step_size: float = 0.01
+    cagrad_c: float = 0.5
+    weight_norm: str = "l2"
+    hypergradient_backend: str = "factorised"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("lr", "batch_size", "epochs"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0 (got {getattr(self, name)!r})")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1) (got {self.dropout!r})")
+        if self.bargain_epochs < 0 or self.val_per_cell < 1 or self.threads < 1:
+            problems.append("bargain_epochs must be >= 0, val_per_cell and threads >= 1 "
+                            f"(got {self.bargain_epochs}, {self.val_per_cell}, {self.threads})")
+        if not 0.0 < self.dro_fraction <= 1.0:
+            problems.append(f"dro_fraction must be in (0, 1] (got {self.dro_fraction!r})")
+        if self.weight_norm not in ("l2", "sum"):
+            problems.append(f"weight_norm must be 'l2' or 'sum' (got {self.weight_norm!r})")
+        if self.hypergradient_backend not in HYPERGRADIENT_BACKENDS:
+            problems.append(f"hypergradient_backend must be one of {sorted(HYPERGRADIENT_BACKENDS)} "
+                            f"(got {self.hypergradient_backend!r})")
+        if problems:
+            raise ValueError("invalid hyper-parameters: " + "; ".join(problems))
+
+    def override(self, **changes: Any) -> HyperParams:
+        """A copy with some fields replaced; unknown names raise ValueError listing valid ones."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown hyper-parameter(s) {unknown}; valid: {sorted(f.name for f in fields(self))}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+HYPERGRADIENT_BACKENDS = frozenset({"factorised", "functorch", "autograd"})
+
+#: method.md §7, one row per setting (lr, dropout, batch, epochs, T, validation rows per cell).
+REFERENCE_HYPERPARAMS: dict[str, HyperParams] = {
+    "adult-sex": HyperParams(lr=1e-3, dropout=0.2, batch_size=512, epochs=50, bargain_epochs=15, val_per_cell=3),
+    "adult-race": HyperParams(lr=5e-4, dropout=0.4, batch_size=512, epochs=50, bargain_epochs=15, val_per_cell=3),
+    "bank-age": HyperParams(lr=1e-3, dropout=0.3, batch_size=512, epochs=50, bargain_epochs=15, val_per_cell=3),
+    "default_credit-sex": HyperParams(lr=1e-3, dropout=0.5, batch_size=512, epochs=100, bargain_epochs=100,
+                                      val_per_cell=4),
+    "student_por-sex": HyperParams(lr=1e-3, dropout=0.05, batch_size=32, epochs=50, bargain_epochs=10, val_per_cell=2),
+    "titanic-sex": HyperParams(lr=1e-3, dropout=0.4, batch_size=128, epochs=50, bargain_epochs=50, val_per_cell=1),
+    "us_crime-blackgt6pct": HyperParams(lr=1e-4, dropout=0.2, batch_size=32, epochs=50, bargain_epochs=15,
+                                        val_per_cell=1),
+}
+
+
+def reference_hyperparams(setting: str) -> HyperParams:
+    """The reference's hyper-parameters for ``setting``; unknown names list the valid ones."""
+    try:
+        return REFERENCE_HYPERPARAMS[setting]
+    except KeyError:
+        raise ValueError(f"unknown setting {setting!r}; valid settings: {', '.join(REFERENCE_HYPERPARAMS)}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` into a typed pair, the type taken from the HyperParams field."""
+    key, sep, raw = text.partition("=")
+    types = {f.name: f.type for f in fields(HyperParams)}
+    if not sep or key not in types:
+        raise ValueError(f"bad override {text!r}: expected key=value with key in {sorted(types)}")
+    kind = types[key]
+    try:
+        value: Any = {"float": float, "int": int, "str": str}[kind](raw)
+    except ValueError:
+        raise ValueError(f"bad override {text!r}: {key} takes a {kind}") from None
+    return key, value

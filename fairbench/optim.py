@@ -1,0 +1,49 @@
+"""Functional SGD with momentum and weight decay, identical to ``torch.optim.SGD`` (dampening 0,
+no Nesterov): ``g = grad + wd * theta``; ``buf = g`` on the first step, else ``buf = m * buf + g``;
+``theta <- theta - lr * buf``. The meta step needs the same update written out, to look ahead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from fairbench.model import MLPParams
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    """Optimiser of the reference (method.md §1): SGD, momentum 0.9, weight decay 5e-4."""
+
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+
+def lookahead_base(params: MLPParams, momentum_buf: MLPParams | None, cfg: SGDConfig) -> MLPParams:
+    """The look-ahead point theta'(eps = 0) = theta - lr * (m * buf + wd * theta).
+
+    With per-sample weights eps, theta'(eps) = theta'(0) - lr * sum_j eps_j grad CE_j(theta), because
+    the weighted gradient enters the momentum buffer with coefficient 1 (method.md §2, step 5).
+    """
+    out = []
+    for i, p in enumerate(params):
+        step = cfg.weight_decay * p
+        if momentum_buf is not None:
+            step = step + cfg.momentum * momentum_buf[i]
+        out.append(p - cfg.lr * step)
+    return MLPParams(*out)
+
+
+@torch.no_grad()
+def sgd_step(params: MLPParams, grads: MLPParams, momentum_buf: MLPParams | None,
+             cfg: SGDConfig) -> tuple[MLPParams, MLPParams]:
+    """One ``torch.optim.SGD`` step; returns the new parameters and the new momentum buffer."""
+    new_params, new_buf = [], []
+    for i, (p, g) in enumerate(zip(params, grads)):
+        d = g + cfg.weight_decay * p
+        buf = d.clone() if momentum_buf is None else momentum_buf[i] * cfg.momentum + d
+        new_params.append(p - cfg.lr * buf)
+        new_buf.append(buf)
+    return MLPParams(*new_params), MLPParams(*new_buf)
