@@ -145,7 +145,7 @@ def hypergradients(params: MLPParams, momentum_buf: MLPParams | None, x: Tensor,
     with torch.no_grad():
         kernel = torch.zeros(val.x.shape[0], x.shape[0], dtype=x.dtype)
         for a_v, d_v, a_t, d_t in zip(va.inputs, va.deltas, tr.inputs, tr.deltas):
-            kernel.addcmul_(d_v @ d_t.T, torch.addmm(torch.ones(()), a_v, a_t.T))
+            kernel.addcmul_(d_v @ d_t.T, torch.addmm(torch.ones((), dtype=x.dtype), a_v, a_t.T))
         G = (val.cell_mean @ kernel).mul_(-opt.lr)
     return Hypergradients(G=G, cell_losses=val.cell_mean @ va.losses)
 

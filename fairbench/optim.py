@@ -42,8 +42,8 @@ def sgd_step(params: MLPParams, grads: MLPParams, momentum_buf: MLPParams | None
     """One ``torch.optim.SGD`` step; returns the new parameters and the new momentum buffer."""
     new_params, new_buf = [], []
     for i, (p, g) in enumerate(zip(params, grads)):
-        d = g + cfg.weight_decay * p
-        buf = d.clone() if momentum_buf is None else momentum_buf[i] * cfg.momentum + d
-        new_params.append(p - cfg.lr * buf)
+        d = torch.add(g, p, alpha=cfg.weight_decay)
+        buf = d.clone() if momentum_buf is None else torch.mul(momentum_buf[i], cfg.momentum).add_(d)
+        new_params.append(torch.add(p, buf, alpha=-cfg.lr))
         new_buf.append(buf)
     return MLPParams(*new_params), MLPParams(*new_buf)

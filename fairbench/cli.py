@@ -1,0 +1,99 @@
+"""``fairbench`` command line: ``data`` (list / fetch / prepare), ``train``, ``methods``, ``bench``,
+``report``. Errors print one line naming the problem and exit with status 2 (1 for a failed run)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from fairbench.hparams import HyperParams, parse_override
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one (setting, method, seed, protocol) run",
+                       description="Train one run; writes OUT/metrics.csv and OUT/run.json atomically.")
+    p.add_argument("--setting", required=True, help="e.g. adult-sex (see `fairbench data list`)")
+    p.add_argument("--method", required=True, help="e.g. nbs_ltr (see `fairbench methods`)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", default="paper", choices=["paper", "standard"])
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--prepared", default=None, help="folder of prepared datasets (from `fairbench data prepare`)")
+    p.add_argument("--force", action="store_true", help="overwrite a finished run")
+    p.add_argument("--wandb-mode", default=None, choices=["online", "offline", "disabled"],
+                   help="default: $WANDB_MODE, else offline")
+    p.add_argument("--wandb-dir", default=None, help="where offline wandb runs are stored")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    hp = p.add_argument_group("hyper-parameter overrides (default: the reference's per-setting values)")
+    for f in fields(HyperParams):
+        kind = {"float": float, "int": int, "str": str}[str(f.type)]
+        hp.add_argument(f"--{f.name.replace('_', '-')}", dest=f"hp_{f.name}", type=kind, default=None)
+    hp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any hyper-parameter")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from fairbench.runs import RunSpec, execute
+    from fairbench.train import NonFiniteLossError
+
+    overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
+    overrides.update({f.name: getattr(args, f"hp_{f.name}") for f in fields(HyperParams)
+                      if getattr(args, f"hp_{f.name}") is not None})
+    spec = RunSpec.resolve(args.setting, args.method, args.seed, args.protocol, overrides)
+    try:
+        execute(spec, args.out, prepared_dir=args.prepared, force=args.force, wandb_mode=args.wandb_mode,
+                wandb_dir=args.wandb_dir, progress=not args.no_progress)
+    except NonFiniteLossError as error:
+        print(f"fairbench train: run failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_methods(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("methods", help="list the valid method names")
+    p.set_defaults(func=_run_methods)
+
+
+def _run_methods(args: argparse.Namespace) -> int:
+    from fairbench.registry import PAPER_METHODS, available_methods
+
+    for name in available_methods():
+        print(f"{name}{'  (paper)' if name in PAPER_METHODS else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``fairbench`` argument parser."""
+    parser = argparse.ArgumentParser(prog="fairbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    from fairbench.data import cli as data_cli
+
+    data_cli.register(sub)
+    _add_train(sub)
+    _add_methods(sub)
+    for optional in ("fairbench.bench", "fairbench.reports.cli"):
+        try:
+            module = __import__(optional, fromlist=["register"])
+        except ModuleNotFoundError as error:
+            if error.name != optional:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fairbench`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"fairbench {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Name -> method registry: non-meta baselines, one-stage meta objectives, and every
+``<aggregator>_<objective>`` two-stage combination (e.g. ``nbs_ltr``, ``mgda_forml``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from baselines.dro import DRO
+from baselines.erm import ERM
+from baselines.forml import FORML
+from baselines.group_dro import GroupDRO
+from baselines.ltr import LearningToReweight
+from baselines.meta_gdro import MetaGroupDRO
+from baselines.reweighing import Reweighing
+from fairbench.aggregation import AGGREGATORS, get_aggregator
+from fairbench.hparams import HyperParams
+from fairbench.meta import ValidationSet
+from fairbench.method import Method
+from fairbench.objectives import Objective
+from fairbench.protocols import Protocol
+from fairbench.two_stage import MetaReweighting
+
+#: The eight methods of the paper's main table.
+PAPER_METHODS: tuple[str, ...] = ("erm", "dro", "ltr", "forml", "meta_gdro", "nbs_ltr", "nbs_forml",
+                                  "nbs_meta_gdro")
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    "ltr": LearningToReweight,
+    "forml": FORML,
+    "meta_gdro": MetaGroupDRO,
+}
+
+BASELINES: dict[str, Callable[[HyperParams], Method]] = {
+    "erm": lambda hp: ERM(),
+    "dro": lambda hp: DRO(hp.dro_fraction),
+    "group_dro": lambda hp: GroupDRO(hp.group_dro_step_size),
+    "reweighing": lambda hp: Reweighing(),
+}
+
+
+def available_methods() -> list[str]:
+    """Every valid method name."""
+    combos = [f"{agg}_{obj}" for agg in AGGREGATORS for obj in OBJECTIVES]
+    return [*BASELINES, *OBJECTIVES, *combos]
+
+
+def _split_name(name: str) -> tuple[str | None, str]:
+    """``"pcgrad_meta_gdro"`` -> ("pcgrad", "meta_gdro"); ``"ltr"`` -> (None, "ltr")."""
+    if name in OBJECTIVES:
+        return None, name
+    for agg in sorted(AGGREGATORS, key=len, reverse=True):
+        prefix = agg + "_"
+        if name.startswith(prefix) and name[len(prefix):] in OBJECTIVES:
+            return agg, name[len(prefix):]
+    raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(available_methods())}")
+
+
+def build_method(name: str, hp: HyperParams, protocol: Protocol, val: ValidationSet) -> Method:
+    """Instantiate method ``name`` for one run; unknown names list the valid ones."""
+    if name in BASELINES:
+        return BASELINES[name](hp)
+    agg_name, obj_name = _split_name(name)
+    objective = OBJECTIVES[obj_name]()
+    aggregator = None
+    if agg_name is not None:
+        options = {"c": hp.cagrad_c} if agg_name == "cagrad" else {}
+        aggregator = get_aggregator(agg_name, **options)
+    fallback = "objective"
+    if agg_name == "nbs" and obj_name == "ltr":
+        fallback = protocol.ltr_nbs_fallback
+    probe = None if agg_name == "nbs" else get_aggregator("nbs")
+    return MetaReweighting(name, objective, val, aggregator=aggregator,
+                           stage1_epochs=protocol.stage1_epochs(hp.bargain_epochs), fallback=fallback,
+                           weight_norm=hp.weight_norm, solvability_probe=probe)

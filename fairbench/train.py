@@ -1,0 +1,187 @@
+"""The training loop shared by every method: shuffled mini-batches (drop_last), an optional meta step,
+the weighted real step, and an evaluation on validation and test data after every epoch."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from fairbench import metrics
+from fairbench.data import SplitData
+from fairbench.hparams import HyperParams
+from fairbench.meta import (ValidationSet, hypergradients, hypergradients_autograd,
+                            hypergradients_functorch, meta_loss_per_example)
+from fairbench.method import Method, StepInputs, TrainingData
+from fairbench.model import MLPParams, draw_dropout_masks, init_mlp, mlp_logits
+from fairbench.optim import SGDConfig, sgd_step
+from fairbench.protocols import Protocol
+
+HYPERGRADIENT_FUNCTIONS = {
+    "factorised": hypergradients,
+    "functorch": hypergradients_functorch,
+    "autograd": hypergradients_autograd,
+}
+
+NON_FINITE_MESSAGE = ("non-finite training loss ({value}) at epoch {epoch}, batch {batch} of {method} "
+                      "on {setting} (seed {seed}); lower the learning rate (--lr) or check the data")
+
+#: Per-batch diagnostics averaged into per-epoch rates (name in metrics.csv <- per-batch key).
+RATE_COLUMNS = {
+    "alignment_rate": "aligned",
+    "applied_alignment_rate": "applied_aligned",
+    "nbs_solvable_rate": "nbs_solvable",
+    "aggregator_failure_rate": "aggregator_failed",
+    "alpha_mean": "alpha_mean",
+    "pareto_improvement_rate": "pareto_improved",
+}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a training loss or weight becomes NaN or infinite."""
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """Independent, reproducible seed for one random stream (shuffling, dropout, init) of a run."""
+    words = [seed, *(ord(ch) for ch in stream)]
+    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+@dataclass(frozen=True)
+class RunTrace:
+    """Per-epoch rows (what metrics.csv holds) and run-level counters."""
+
+    rows: list[dict[str, float]]
+    steps: int
+    meta_steps: int
+    seconds: float
+
+
+def _evaluate(params: MLPParams, x: Tensor, y: Tensor, group: Tensor, group_names: list[str],
+              prefix: str = "") -> dict[str, float]:
+    with torch.no_grad():
+        logits = mlp_logits(params, x)
+        score = torch.softmax(logits, dim=1)[:, 1]
+    out = metrics.evaluate(y.numpy(), score.numpy(), group.numpy(), group_names)
+    if prefix:
+        out = {f"{prefix}{k}": v for k, v in out.items() if "/" not in k}
+        with torch.no_grad():
+            out[f"{prefix}meta_loss"] = float(meta_loss_per_example(logits, y).mean())
+    return out
+
+
+def _val_cell_losses(params: MLPParams, val: ValidationSet) -> Tensor:
+    """Per-cell validation meta loss in eval mode (no dropout): the Pareto-improvement check."""
+    with torch.no_grad():
+        return val.cell_mean @ meta_loss_per_example(mlp_logits(params, val.x), val.y)
+
+
+def initial_params(n_features: int, seed: int, protocol: Protocol) -> MLPParams:
+    """Seeded init (standard) or the fresh-process default generator for every seed (paper parity)."""
+    generator = torch.Generator()
+    if protocol.init_follows_seed:
+        generator.manual_seed(stream_seed(seed, "init"))
+    return init_mlp(n_features, generator=generator)
+
+
+def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, seed: int, *,
+          on_epoch: Callable[[dict[str, float]], None] | None = None, progress: bool = True) -> RunTrace:
+    """Train the MLP with ``method`` and return one row of metrics and diagnostics per epoch."""
+    torch.set_num_threads(hp.threads)
+    tr, va, te = data.train.to_torch(), data.val.to_torch(), data.test.to_torch()
+    val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
+    method.prepare(TrainingData(y=tr.y, group=tr.group, n_groups=data.n_groups))
+    opt = SGDConfig(lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+    hyper_fn = HYPERGRADIENT_FUNCTIONS[hp.hypergradient_backend]
+    params = initial_params(data.n_features, seed, protocol)
+    buf: MLPParams | None = None
+    shuffle = torch.Generator().manual_seed(stream_seed(seed, "shuffle"))
+    dropout = torch.Generator().manual_seed(stream_seed(seed, "dropout"))
+    n_train, B = tr.y.shape[0], hp.batch_size
+    n_batches = n_train // B
+    if n_batches == 0:
+        raise ValueError(f"batch_size {B} exceeds the {n_train} training rows of {data.setting}; lower --batch-size")
+    rows: list[dict[str, float]] = []
+    steps = meta_steps = 0
+    start = time.perf_counter()
+    cell_loss_now = _val_cell_losses(params, val)
+    bar = tqdm(range(1, hp.epochs + 1), desc=f"{data.setting} {method.name} s{seed}", unit="epoch",
+               disable=not progress, leave=False)
+    for epoch in bar:
+        epoch_start = time.perf_counter()
+        perm = torch.randperm(n_train, generator=shuffle)
+        sums: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        before_sum = torch.zeros(val.n_cells, dtype=torch.float64)
+        after_sum = torch.zeros(val.n_cells, dtype=torch.float64)
+        loss_sum = 0.0
+        for b in range(n_batches):
+            idx = perm[b * B:(b + 1) * B]
+            x, y, group = tr.X[idx], tr.y[idx], tr.group[idx]
+            hyper = None
+            if method.uses_meta:
+                train_masks = draw_dropout_masks(B, hp.dropout, dropout)
+                val_masks = draw_dropout_masks(val.x.shape[0], hp.dropout, dropout)
+                hyper = hyper_fn(params, buf, x, y, val, opt, train_masks, val_masks)
+                meta_steps += 1
+            live = MLPParams(*(p.detach().requires_grad_(True) for p in params))
+            losses = F.cross_entropy(mlp_logits(live, x, draw_dropout_masks(B, hp.dropout, dropout)), y,
+                                     reduction="none")
+            step = method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
+                                                    hyper=hyper))
+            loss = (step.weights * losses).sum()
+            value = float(loss)
+            if not math.isfinite(value) or not torch.isfinite(step.weights).all():
+                raise NonFiniteLossError(NON_FINITE_MESSAGE.format(value=value, epoch=epoch, batch=b,
+                                                                   method=method.name, setting=data.setting,
+                                                                   seed=seed))
+            grads = MLPParams(*torch.autograd.grad(loss, live))
+            params, buf = sgd_step(params, grads, buf, opt)
+            steps += 1
+            loss_sum += float(losses.detach().mean())
+            cell_loss_before, cell_loss_now = cell_loss_now, _val_cell_losses(params, val)
+            before_sum += cell_loss_before.double()
+            after_sum += cell_loss_now.double()
+            diagnostics = dict(step.diagnostics)
+            diagnostics["pareto_improved"] = float(bool(torch.all(cell_loss_now <= cell_loss_before)))
+            for key, v in diagnostics.items():
+                sums[key] += v
+                counts[key] += 1
+        row: dict[str, float] = {"epoch": float(epoch), "train_loss": loss_sum / n_batches}
+        row.update(_evaluate(params, te.X, te.y, te.group, data.group_names))
+        row.update(_evaluate(params, va.X, va.y, va.group, data.group_names, prefix="val_"))
+        row["stage"] = sums["stage"] / counts["stage"] if counts["stage"] else float("nan")
+        for column, key in RATE_COLUMNS.items():
+            row[column] = sums[key] / counts[key] if counts[key] else float("nan")
+        row["nbs_failures"] = float(counts["nbs_solvable"] - sums["nbs_solvable"]) if counts["nbs_solvable"] else float("nan")
+        row["aggregator_failures"] = sums["aggregator_failed"] if counts["aggregator_failed"] else float("nan")
+        for c, cell_name in enumerate(data.cell_names):
+            row[f"val_cell_loss_before/{cell_name}"] = float(before_sum[c]) / n_batches
+            row[f"val_cell_loss_after/{cell_name}"] = float(after_sum[c]) / n_batches
+        row["epoch_seconds"] = time.perf_counter() - epoch_start
+        row["steps"] = float(steps)
+        rows.append(row)
+        bar.set_postfix(auc=f"{row['auc']:.3f}", gap=f"{row['group_auc_gap']:.3f}")
+        if on_epoch is not None:
+            on_epoch(row)
+    return RunTrace(rows=rows, steps=steps, meta_steps=meta_steps, seconds=time.perf_counter() - start)
+
+
+def summarise(rows: list[dict[str, float]]) -> dict[str, Any]:
+    """Run-level summary: the last epoch and the epoch with the lowest validation meta loss."""
+    last = rows[-1]
+    best = min(rows, key=lambda r: (r["val_meta_loss"], r["epoch"]))
+    keys = ("auc", "score_auc", "worst_group_auc", "group_auc_gap", "tpr_gap")
+    return {
+        "last_epoch": {k: last[k] for k in ("epoch", *keys)},
+        "val_selected_epoch": {k: best[k] for k in ("epoch", *keys)},
+    }
