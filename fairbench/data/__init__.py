@@ -1,0 +1,44 @@
+"""The data layer: registry of settings, verified raw files, reference frames, splits.
+
+Typical use::
+
+    from fairbench.data import load_split
+    data = load_split("adult-sex", split="paper")        # or split=0, 1, ... for new splits
+    batch = data.train.to_torch()
+"""
+
+from fairbench.data.acquire import fetch
+from fairbench.data.errors import (
+    ChecksumError,
+    DataError,
+    DataUnavailableError,
+    PreparedDataError,
+    SplitError,
+    UnknownSettingError,
+)
+from fairbench.data.frames import ReferenceFrame, reference_frame
+from fairbench.data.prepared import load_prepared, prepare
+from fairbench.data.registry import get_dataset, get_setting, list_datasets, list_settings
+from fairbench.data.splits import Part, SplitData, TorchPart, load_split
+
+__all__ = [
+    "ChecksumError",
+    "DataError",
+    "DataUnavailableError",
+    "Part",
+    "PreparedDataError",
+    "ReferenceFrame",
+    "SplitData",
+    "SplitError",
+    "TorchPart",
+    "UnknownSettingError",
+    "fetch",
+    "get_dataset",
+    "get_setting",
+    "list_datasets",
+    "list_settings",
+    "load_prepared",
+    "load_split",
+    "prepare",
+    "reference_frame",
+]

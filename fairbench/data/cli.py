@@ -1,0 +1,99 @@
+"""The ``fairbench data`` command group: ``list``, ``fetch DATASET|all``, ``prepare SETTING [--out DIR]``.
+
+:func:`register` adds the group to an argparse sub-parser collection; every handler takes the
+parsed arguments and returns an exit status. Data errors print one line to stderr and give 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from fairbench.data.acquire import fetch, is_cached, resolve_data_dir
+from fairbench.data.errors import DataError
+from fairbench.data.prepared import DEFAULT_PREPARED_DIR, prepare
+from fairbench.data.registry import DATASETS, SETTINGS, get_dataset
+
+EXIT_DATA_ERROR = 2
+ERROR_PREFIX = "fairbench data: error: "
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``data`` (with ``list``, ``fetch``, ``prepare``) to ``subparsers``; return its parser."""
+    data = subparsers.add_parser("data", help="list, fetch and prepare the benchmark datasets")
+    commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+
+    p_list = commands.add_parser("list", help="settings, their sizes and whether their raw files are cached")
+    _add_source_options(p_list, mirror=False)
+    p_list.set_defaults(func=_guard(cmd_list))
+
+    p_fetch = commands.add_parser("fetch", help="download (or copy from the mirror) and verify raw files")
+    p_fetch.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(DATASETS)}, or 'all'")
+    _add_source_options(p_fetch)
+    p_fetch.set_defaults(func=_guard(cmd_fetch))
+
+    p_prep = commands.add_parser("prepare", help="write the encoded table of a setting as Parquet + manifest")
+    p_prep.add_argument("setting", metavar="SETTING", help=f"one of {', '.join(SETTINGS)}, or 'all'")
+    p_prep.add_argument("--out", default=str(DEFAULT_PREPARED_DIR), help="output folder (default: %(default)s)")
+    _add_source_options(p_prep)
+    p_prep.set_defaults(func=_guard(cmd_prepare))
+    return data
+
+
+def _add_source_options(parser: argparse.ArgumentParser, *, mirror: bool = True) -> None:
+    parser.add_argument("--data-dir", default=None, help="raw-file cache (default: $FAIRBENCH_DATA_DIR or ~/.cache/fairbench/raw)")
+    if mirror:
+        parser.add_argument("--mirror", default=None, help="mirror folder to copy from (default: $FAIRBENCH_DATA_MIRROR)")
+        parser.add_argument("--base-url", default=None, help="replace the scheme and host of download URLs")
+
+
+def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn data errors into one line on stderr and exit status 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except DataError as exc:
+            print(ERROR_PREFIX + " ".join(str(exc).split()), file=sys.stderr)
+            return EXIT_DATA_ERROR
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print one row per setting: dataset, rows, groups, cells, encoded width, cached."""
+    header = ("setting", "dataset", "rows", "groups", "cells", "features", "cached")
+    rows = [header]
+    for spec in SETTINGS.values():
+        dataset = get_dataset(spec.dataset)
+        cached = "yes" if is_cached(spec.dataset, args.data_dir) else "no"
+        rows.append(
+            (spec.name, spec.dataset, str(dataset.n_rows), str(spec.n_groups), str(spec.n_cells), str(spec.n_features), cached)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    print(f"cache: {resolve_data_dir(args.data_dir)}")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch one dataset (or all) and print the verified paths."""
+    names = list(DATASETS) if args.dataset == "all" else [get_dataset(args.dataset).name]
+    for name in names:
+        paths = fetch(name, data_dir=args.data_dir, mirror=args.mirror, base_url=args.base_url)
+        for role, path in paths.items():
+            print(f"{name}\t{role}\t{path}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Prepare one setting (or all) and print the Parquet paths."""
+    names = list(SETTINGS) if args.setting == "all" else [args.setting]
+    for name in names:
+        path = prepare(name, args.out, data_dir=args.data_dir, mirror=args.mirror, base_url=args.base_url)
+        print(path)
+    return 0

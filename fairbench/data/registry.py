@@ -1,0 +1,377 @@
+"""The six datasets and seven settings of the benchmark: raw files, checksums, groups, split recipe.
+
+Facts come from ``datasets.md`` (row order, labels, group definitions, encoded widths) and the
+raw-file manifest ``SOURCES.md`` (sha256 and size of every raw file). Files that live inside a
+zip archive are pinned by the sha256 of the *member*, because UCI rebuilds its outer zips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fairbench.data.errors import UNKNOWN_DATASET, UNKNOWN_SETTING, UnknownSettingError
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a raw file can be downloaded: a URL, plus the member path when it sits in (nested) zips."""
+
+    url: str
+    member: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One pinned raw file; ``relpath`` is its place in the mirror and in the cache."""
+
+    relpath: str
+    sha256: str
+    size: int
+    sources: tuple[Source, ...]
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.relpath.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """A role a dataset needs filled (e.g. ``"table"``); the first available option wins."""
+
+    role: str
+    options: tuple[RawFile, ...]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A raw dataset: its files and the shape of the reference frame built from them."""
+
+    name: str
+    inputs: tuple[RawInput, ...]
+    n_rows: int
+    n_columns: int
+    label: str
+    licence: str
+    drop_before_encoding: tuple[str, ...] = ()
+    fillna_before_encoding: float | None = None
+
+    @property
+    def files(self) -> tuple[RawFile, ...]:
+        return tuple(f for inp in self.inputs for f in inp.options)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """How the sensitive group of a setting is defined.
+
+    Either ``values`` (categorical: group index = position of the raw value, sorted order) or
+    ``threshold`` (two groups: ``attribute <= threshold`` is group 0, ``> threshold`` group 1).
+    ``feature`` names a binary group column added to the features; ``drop_attribute`` removes the
+    raw attribute; ``drop_missing_columns`` then removes every column with a missing value.
+    """
+
+    attribute: str
+    names: tuple[str, ...]
+    values: tuple[Any, ...] = ()
+    threshold: float | None = None
+    feature: str | None = None
+    drop_attribute: bool = False
+    drop_missing_columns: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "threshold" if self.threshold is not None else "categorical"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """A (dataset, sensitive attribute) pair with its paper split and split recipe."""
+
+    name: str
+    dataset: str
+    group: GroupSpec
+    paper_split: str
+    val_per_cell: int
+    test_fraction: float
+    n_features: int
+
+    @property
+    def group_names(self) -> list[str]:
+        return list(self.group.names)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group.names)
+
+    @property
+    def n_cells(self) -> int:
+        return 2 * self.n_groups
+
+
+def _threshold_names(attribute: str, threshold: float) -> tuple[str, str]:
+    thr = format(threshold, "g")
+    return (f"{attribute}<={thr}", f"{attribute}>{thr}")
+
+
+_UCI = "https://archive.ics.uci.edu/ml/machine-learning-databases"
+_UCI_STATIC = "https://archive.ics.uci.edu/static/public"
+_CC_BY = "CC BY 4.0"
+
+_ADULT_DATA = RawFile(
+    relpath="adult/adult.data",
+    sha256="5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d",
+    size=3_974_305,
+    sources=(
+        Source(f"{_UCI}/adult/adult.data"),
+        Source(f"{_UCI_STATIC}/2/adult.zip", ("adult.data",)),
+    ),
+)
+_ADULT_TEST = RawFile(
+    relpath="adult/adult.test",
+    sha256="a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05",
+    size=2_003_153,
+    sources=(
+        Source(f"{_UCI}/adult/adult.test"),
+        Source(f"{_UCI_STATIC}/2/adult.zip", ("adult.test",)),
+    ),
+)
+_BANK_FULL = RawFile(
+    relpath="bank/bank-full.csv",
+    sha256="d1513ec63b385506f7cfce9f2c5caa9fe99e7ba4e8c3fa264b3aaf0f849ed32d",
+    size=4_610_348,
+    sources=(
+        Source(f"{_UCI}/00222/bank.zip", ("bank-full.csv",)),
+        Source(f"{_UCI_STATIC}/222/bank+marketing.zip", ("bank.zip", "bank-full.csv")),
+    ),
+)
+_CREDIT_XLS = RawFile(
+    relpath="default_credit/default of credit card clients.xls",
+    sha256="30c6be3abd8dcfd3e6096c828bad8c2f011238620f5369220bd60cfc82700933",
+    size=5_539_328,
+    sources=(
+        Source(f"{_UCI}/00350/default%20of%20credit%20card%20clients.xls"),
+        Source(
+            f"{_UCI_STATIC}/350/default+of+credit+card+clients.zip",
+            ("default of credit card clients.xls",),
+        ),
+    ),
+    note="UCI workbook; header on row 2",
+)
+_CREDIT_CSV = RawFile(
+    relpath="default_credit/UCI_Credit_Card.csv",
+    sha256="a0f0ab49d6326671d6cd83be5c88dcf18007025fe9a53ecd699119c871176ca1",
+    size=2_862_995,
+    sources=(
+        Source(
+            "https://huggingface.co/datasets/scikit-learn/credit-card-clients/resolve/"
+            "f809522649eaf948ad40a11ed575c4bb4d4460c1/UCI_Credit_Card.csv"
+        ),
+    ),
+    note="CSV form of the UCI workbook (same values)",
+)
+_STUDENT_POR = RawFile(
+    relpath="student/student-por.csv",
+    sha256="a7594a11d7771c0efe1a740824e0e833da9c4cad07c39a9766a874575563fb3f",
+    size=93_220,
+    sources=(
+        Source(f"{_UCI}/00320/student.zip", ("student-por.csv",)),
+        Source(f"{_UCI_STATIC}/320/student+performance.zip", ("student.zip", "student-por.csv")),
+    ),
+)
+_TITANIC_XLS = RawFile(
+    relpath="titanic/titanic3.xls",
+    sha256="0c26eaf2a8c2221cf1ecc783a32dda97b0a4569096ec196235f529795b257af0",
+    size=284_160,
+    sources=(Source("https://hbiostat.org/data/repo/titanic3.xls"),),
+    note="sheet 1; ages at full precision",
+)
+_TITANIC_CSV = RawFile(
+    relpath="titanic/titanic3.csv",
+    sha256="db6df9666818c69a753cd85d743e01502c8518b00579b6aada0d4fc5a66ccb9d",
+    size=116_752,
+    sources=(Source("https://hbiostat.org/data/repo/titanic3.csv"),),
+    note="rounds 9 infant ages to 2 decimals",
+)
+_COMMUNITIES_DATA = RawFile(
+    relpath="communities/communities.data",
+    sha256="d90d85bd66bad9a00fa0ed6c15ac017b5966d528e55ba2940ad028d071353f95",
+    size=1_100_821,
+    sources=(Source(f"{_UCI}/communities/communities.data"),),
+)
+_COMMUNITIES_NAMES = RawFile(
+    relpath="communities/communities.names",
+    sha256="80914f24ab37261fb0fbda7e417cad8001335dadda4a8d702c265601ef8434fc",
+    size=27_179,
+    sources=(Source(f"{_UCI}/communities/communities.names"),),
+)
+
+_HBIOSTAT = "Vanderbilt Biostatistics: data courtesy of the Vanderbilt University Department of Biostatistics"
+
+DATASETS: dict[str, DatasetSpec] = {
+    d.name: d
+    for d in (
+        DatasetSpec(
+            name="adult",
+            inputs=(RawInput("test", (_ADULT_TEST,)), RawInput("data", (_ADULT_DATA,))),
+            n_rows=48_842,
+            n_columns=14,
+            label="income >50K",
+            licence=_CC_BY,
+        ),
+        DatasetSpec(
+            name="bank",
+            inputs=(RawInput("table", (_BANK_FULL,)),),
+            n_rows=45_211,
+            n_columns=16,
+            label='client did not subscribe (y == "no")',
+            licence=_CC_BY,
+        ),
+        DatasetSpec(
+            name="default_credit",
+            inputs=(RawInput("table", (_CREDIT_XLS, _CREDIT_CSV)),),
+            n_rows=30_000,
+            n_columns=24,
+            label="no default next month",
+            licence=_CC_BY,
+        ),
+        DatasetSpec(
+            name="student_por",
+            inputs=(RawInput("table", (_STUDENT_POR,)),),
+            n_rows=649,
+            n_columns=32,
+            label="g3 >= 10",
+            licence=_CC_BY,
+        ),
+        DatasetSpec(
+            name="titanic",
+            inputs=(RawInput("table", (_TITANIC_XLS, _TITANIC_CSV)),),
+            n_rows=1_309,
+            n_columns=13,
+            label="survived == 1",
+            licence=_HBIOSTAT,
+            drop_before_encoding=("name",),
+            fillna_before_encoding=0,
+        ),
+        DatasetSpec(
+            name="us_crime",
+            inputs=(RawInput("data", (_COMMUNITIES_DATA,)), RawInput("names", (_COMMUNITIES_NAMES,))),
+            n_rows=1_994,
+            n_columns=127,
+            label="not high crime (violentcrimesperpop < 0.7)",
+            licence=_CC_BY,
+        ),
+    )
+}
+
+_ADULT_RACES = ("Amer-Indian-Eskimo", "Asian-Pac-Islander", "Black", "Other", "White")
+
+SETTINGS: dict[str, SettingSpec] = {
+    s.name: s
+    for s in (
+        SettingSpec(
+            name="adult-sex",
+            dataset="adult",
+            group=GroupSpec("sex", names=("Female", "Male"), values=("Female", "Male")),
+            paper_split="adult/sex",
+            val_per_cell=3,
+            test_fraction=0.03,
+            n_features=105,
+        ),
+        SettingSpec(
+            name="adult-race",
+            dataset="adult",
+            group=GroupSpec("race", names=_ADULT_RACES, values=_ADULT_RACES),
+            paper_split="adult/race",
+            val_per_cell=3,
+            test_fraction=0.03,
+            n_features=105,
+        ),
+        SettingSpec(
+            name="bank-age",
+            dataset="bank",
+            group=GroupSpec("age", names=_threshold_names("age", 25), threshold=25),
+            paper_split="bank/age",
+            val_per_cell=3,
+            test_fraction=0.03,
+            n_features=51,
+        ),
+        SettingSpec(
+            name="default_credit-sex",
+            dataset="default_credit",
+            # raw coding of the UCI file: 1 = male, 2 = female; the column stays numeric
+            group=GroupSpec("sex", names=("male", "female"), values=(1, 2)),
+            paper_split="default_credit/sex",
+            val_per_cell=4,
+            test_fraction=0.03,
+            n_features=24,
+        ),
+        SettingSpec(
+            name="student_por-sex",
+            dataset="student_por",
+            group=GroupSpec("sex", names=("F", "M"), values=("F", "M")),
+            paper_split="student_por/sex",
+            val_per_cell=2,
+            test_fraction=0.10,
+            n_features=58,
+        ),
+        SettingSpec(
+            name="titanic-sex",
+            dataset="titanic",
+            group=GroupSpec("sex", names=("female", "male"), values=("female", "male")),
+            paper_split="titanic/sex",
+            val_per_cell=1,
+            test_fraction=0.03,
+            n_features=1_526,
+        ),
+        SettingSpec(
+            name="us_crime-blackgt6pct",
+            dataset="us_crime",
+            group=GroupSpec(
+                "racepctblack",
+                names=_threshold_names("racepctblack", 0.06),
+                threshold=0.06,
+                feature="blackgt6pct",
+                drop_attribute=True,
+                drop_missing_columns=True,
+            ),
+            paper_split="us_crime/blackgt6pct",
+            val_per_cell=1,
+            test_fraction=0.03,
+            n_features=1_929,
+        ),
+    )
+}
+
+
+def list_settings() -> list[str]:
+    """Names of all settings, in registry order."""
+    return list(SETTINGS)
+
+
+def list_datasets() -> list[str]:
+    """Names of all datasets, in registry order."""
+    return list(DATASETS)
+
+
+def get_setting(name: str) -> SettingSpec:
+    """The setting called ``name``; :class:`UnknownSettingError` lists the valid names otherwise."""
+    try:
+        return SETTINGS[name]
+    except (KeyError, TypeError):
+        raise UnknownSettingError(UNKNOWN_SETTING.format(name=name, valid=", ".join(SETTINGS))) from None
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The dataset called ``name``; :class:`UnknownSettingError` lists the valid names otherwise."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise UnknownSettingError(UNKNOWN_DATASET.format(name=name, valid=", ".join(DATASETS))) from None
+
+
+def settings_of(dataset: str) -> list[SettingSpec]:
+    """The settings built on ``dataset``."""
+    get_dataset(dataset)
+    return [s for s in SETTINGS.values() if s.dataset == dataset]
