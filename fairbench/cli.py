@@ -17,9 +17,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                        description="Train one run; writes OUT/metrics.csv and OUT/run.json atomically.")
     p.add_argument("--setting", required=True, help="e.g. adult-sex (see `fairbench data list`)")
     p.add_argument("--method", required=True, help="e.g. nbs_ltr (see `fairbench methods`)")
-    p.add_argument("--seed", type=int, default=0)
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
+    seeds.add_argument("--seeds", default=None, metavar="S1,S2,...",
+                       help="several seeds in one process; --out must then contain {seed}")
     p.add_argument("--protocol", default="paper", choices=["paper", "standard"])
-    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--out", required=True, help="run folder (may contain {seed})")
     p.add_argument("--prepared", default=None, help="folder of prepared datasets (from `fairbench data prepare`)")
     p.add_argument("--force", action="store_true", help="overwrite a finished run")
     p.add_argument("--wandb-mode", default=None, choices=["online", "offline", "disabled"],
@@ -41,14 +44,28 @@ def _run_train(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
     overrides.update({f.name: getattr(args, f"hp_{f.name}") for f in fields(HyperParams)
                       if getattr(args, f"hp_{f.name}") is not None})
-    spec = RunSpec.resolve(args.setting, args.method, args.seed, args.protocol, overrides)
-    try:
-        execute(spec, args.out, prepared_dir=args.prepared, force=args.force, wandb_mode=args.wandb_mode,
-                wandb_dir=args.wandb_dir, progress=not args.no_progress)
-    except NonFiniteLossError as error:
-        print(f"fairbench train: run failed: {error}", file=sys.stderr)
-        return 1
+    seeds = _parse_seeds(args.seeds) if args.seeds is not None else [0 if args.seed is None else args.seed]
+    if len(seeds) > 1 and "{seed}" not in args.out:
+        raise ValueError(f"--out {args.out!r} must contain {{seed}} when several seeds are given")
+    specs = [RunSpec.resolve(args.setting, args.method, seed, args.protocol, overrides) for seed in seeds]
+    for spec in specs:
+        try:
+            execute(spec, args.out.replace("{seed}", str(spec.seed)), prepared_dir=args.prepared, force=args.force,
+                    wandb_mode=args.wandb_mode, wandb_dir=args.wandb_dir, progress=not args.no_progress)
+        except NonFiniteLossError as error:
+            print(f"fairbench train: run failed: {error}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {text!r}: expected distinct comma-separated integers, e.g. 0,1,2")
+    return seeds
 
 
 def _add_methods(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = __import__(optional, fromlist=["register"])
         except ModuleNotFoundError as error:
-            if error.name != optional:
+            if not (error.name and optional.startswith(error.name)):
                 raise
             continue
         module.register(sub)

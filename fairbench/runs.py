@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 import fairbench
-from fairbench.data import load_split
+from fairbench.data import SplitData, load_split
 from fairbench.hparams import HyperParams, reference_hyperparams
 from fairbench.io import write_json_atomic, write_with_atomic
 from fairbench.meta import ValidationSet
@@ -47,9 +47,6 @@ class RunSpec:
         hp = reference_hyperparams(setting).override(**(overrides or {}))
         return cls(setting=setting, method=method, seed=seed, protocol=get_protocol(protocol), hparams=hp)
 
-    def split_name(self) -> str | int:
-        return "paper" if self.protocol.split == "paper" else self.seed
-
     def to_dict(self) -> dict[str, Any]:
         return {"setting": self.setting, "method": self.method, "seed": self.seed,
                 "protocol": self.protocol.to_dict(), "hparams": self.hparams.to_dict()}
@@ -59,6 +56,16 @@ def versions() -> dict[str, str]:
     """Versions that can change a run's numbers."""
     return {"fairbench": fairbench.__version__, "torch": torch.__version__, "numpy": np.__version__,
             "pandas": pd.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
+
+
+def load_run_data(spec: RunSpec, prepared_dir: str | Path | None = None) -> SplitData:
+    """The split a run trains on: the paper's split file, or a split drawn anew from the run's seed."""
+    if spec.protocol.split == "paper":
+        return load_split(spec.setting, split="paper", scaler_fit=spec.protocol.scaler_fit,
+                          prepared_dir=prepared_dir)
+    return load_split(spec.setting, split=spec.seed, scaler_fit=spec.protocol.scaler_fit,
+                      test_with_replacement=spec.protocol.test_with_replacement,
+                      val_per_cell=spec.hparams.val_per_cell, prepared_dir=prepared_dir)
 
 
 def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | None = None, force: bool = False,
@@ -77,9 +84,7 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
             finished = False
         if finished:
             raise FileExistsError(FINISHED_RUN_MESSAGE.format(path=out))
-    data = load_split(spec.setting, split=spec.split_name(), scaler_fit=spec.protocol.scaler_fit,
-                      test_with_replacement=spec.protocol.test_with_replacement,
-                      val_per_cell=spec.hparams.val_per_cell, prepared_dir=prepared_dir)
+    data = load_run_data(spec, prepared_dir)
     va = data.val.to_torch()
     method = build_method(spec.method, spec.hparams, spec.protocol,
                           ValidationSet.build(va.X, va.y, va.group, data.n_groups))

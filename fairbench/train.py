@@ -139,7 +139,7 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
             step = method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
                                                     hyper=hyper))
             loss = (step.weights * losses).sum()
-            value = float(loss)
+            value = float(loss.detach())
             if not math.isfinite(value) or not torch.isfinite(step.weights).all():
                 raise NonFiniteLossError(NON_FINITE_MESSAGE.format(value=value, epoch=epoch, batch=b,
                                                                    method=method.name, setting=data.setting,

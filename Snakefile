@@ -1,0 +1,27 @@
+# fairbench: raw data -> prepared datasets -> training runs -> tables, figures and report.
+#   snakemake --cores all                                   # the full benchmark (config/config.yaml)
+#   snakemake --cores all --configfile config/quick.yaml    # a small end-to-end version
+from fairbench.workflow_config import check_config
+
+configfile: "config/config.yaml"
+
+JOBS = check_config(config)
+RESULTS = config["results_dir"]
+SEEDS = config["seeds"]
+
+report: "workflow/report/workflow.rst"
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.tables.output,
+        rules.figures.output,
+        rules.synthetic_figure.output,

@@ -1,0 +1,47 @@
+# Shared helpers: which runs exist, and where their files go.
+from fairbench.data.registry import get_setting
+from fairbench.workflow_config import job_hyperparams
+
+
+def run_folder(job, seed):
+    return f"{RESULTS}/runs/{job.folder}/seed{seed}"
+
+
+def run_files(jobs, name):
+    return [f"{run_folder(job, seed)}/{name}" for job in jobs for seed in SEEDS]
+
+
+def jobs_of(experiment):
+    return [job for job in JOBS if job.experiment == experiment]
+
+
+def find_job(wildcards):
+    for job in JOBS:
+        if (job.experiment, job.protocol, job.setting, job.method, job.variant) == (
+            wildcards.experiment, wildcards.protocol, wildcards.setting, wildcards.method, wildcards.variant
+        ):
+            return job
+    raise ValueError(f"no such run in the configuration: {dict(wildcards)}")
+
+
+def dataset_of(setting):
+    return get_setting(setting).dataset
+
+
+def mirror_option():
+    mirror = (config.get("data") or {}).get("mirror")
+    return f"--mirror {mirror}" if mirror else ""
+
+
+def wandb_mode_option():
+    mode = (config.get("wandb") or {}).get("mode")
+    return f"--wandb-mode {mode}" if mode else ""
+
+
+def train_overrides(wildcards):
+    hp = job_hyperparams(find_job(wildcards), config)
+    return " ".join(f"--set {key}={value}" for key, value in hp.to_dict().items() if key != "threads")
+
+
+EXPERIMENTS = sorted({job.experiment for job in JOBS})
+SETTINGS = sorted({job.setting for job in JOBS})
