@@ -68,7 +68,7 @@ def build_method(name: str, hp: HyperParams, protocol: Protocol, val: Validation
     fallback = "objective"
     if agg_name == "nbs" and obj_name == "ltr":
         fallback = protocol.ltr_nbs_fallback
-    probe = None if agg_name == "nbs" else get_aggregator("nbs")
+    probe = get_aggregator("nbs")  # records whether a bargaining solution exists, in every batch
     return MetaReweighting(name, objective, val, aggregator=aggregator,
                            stage1_epochs=protocol.stage1_epochs(hp.bargain_epochs), fallback=fallback,
                            weight_norm=hp.weight_norm, solvability_probe=probe)

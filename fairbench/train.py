@@ -133,6 +133,10 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
                 val_masks = draw_dropout_masks(val.x.shape[0], hp.dropout, dropout)
                 hyper = hyper_fn(params, buf, x, y, val, opt, train_masks, val_masks)
                 meta_steps += 1
+                if not torch.isfinite(hyper.G).all():
+                    raise NonFiniteLossError(NON_FINITE_MESSAGE.format(
+                        value="hypergradients", epoch=epoch, batch=b, method=method.name,
+                        setting=data.setting, seed=seed))
             live = MLPParams(*(p.detach().requires_grad_(True) for p in params))
             losses = F.cross_entropy(mlp_logits(live, x, draw_dropout_masks(B, hp.dropout, dropout)), y,
                                      reduction="none")
