@@ -46,7 +46,7 @@ def cells_of(group: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(group, dtype=np.int64) * 2 + np.asarray(y, dtype=np.int64)
 
 
-def test_rows_per_cell(n_rows: int, n_cells: int, test_fraction: float) -> int:
+def rows_per_test_cell(n_rows: int, n_cells: int, test_fraction: float) -> int:
     """``floor(test_fraction * n_rows / n_cells)``, computed exactly (0.03 * 30,000 / 4 is 225, not 224)."""
     return math.floor(Fraction(str(test_fraction)) * n_rows / n_cells)
 
@@ -77,7 +77,7 @@ def draw_indices(
     """A new split with the paper's recipe, reproducible from ``seed`` (``setting`` only names errors)."""
     cells = cells_of(group, y)
     n_cells = 2 * n_groups
-    per_cell = test_rows_per_cell(len(cells), n_cells, test_fraction)
+    per_cell = rows_per_test_cell(len(cells), n_cells, test_fraction)
     split = f"seed{seed}" + ("" if test_with_replacement else "-norepl")
     pools = [np.flatnonzero(cells == c) for c in range(n_cells)]
     for c, rows in enumerate(pools):
