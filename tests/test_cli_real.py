@@ -1,0 +1,68 @@
+"""`fairbench train` on real data from the mirror: one short run per method on a small setting."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from fairbench.cli import main
+from fairbench.registry import PAPER_METHODS, available_methods
+
+pytestmark = pytest.mark.mirror
+
+
+def _train(tmp_path, prepared_small, method: str, *extra: str) -> int:
+    return main(["train", "--setting", "titanic-sex", "--method", method, "--seed", "0", "--protocol",
+                 "paper", "--out", str(tmp_path / method), "--prepared", str(prepared_small),
+                 "--epochs", "2", "--no-progress", "--wandb-mode", "disabled", *extra])
+
+
+@pytest.mark.parametrize("method", available_methods())
+def test_every_method_runs_on_titanic(tmp_path, prepared_small, method: str) -> None:
+    assert _train(tmp_path, prepared_small, method) == 0
+    frame = pd.read_csv(tmp_path / method / "metrics.csv")
+    record = json.loads((tmp_path / method / "run.json").read_text())
+    assert list(frame["epoch"]) == [1, 2]
+    assert record["status"] == "complete" and record["data"]["n_test"] == 36 and record["data"]["n_val"] == 4
+    assert record["config"]["hparams"]["epochs"] == 2 and record["config"]["hparams"]["batch_size"] == 128
+    assert {"auc/female", "auc/male"} <= set(frame.columns)
+    assert all(math.isfinite(v) for v in frame[["auc", "score_auc", "worst_group_auc", "group_auc_gap"]].values.flat)
+
+
+def test_standard_protocol_uses_a_redrawn_split_and_seeds(tmp_path, prepared_small) -> None:
+    out = str(tmp_path / "s{seed}")
+    assert main(["train", "--setting", "student_por-sex", "--method", "nbs_forml", "--seeds", "0,1",
+                 "--protocol", "standard", "--out", out, "--prepared", str(prepared_small), "--epochs", "2",
+                 "--no-progress"]) == 0
+    records = [json.loads((tmp_path / f"s{s}" / "run.json").read_text()) for s in (0, 1)]
+    assert [r["data"]["split"] for r in records] == ["seed0-norepl", "seed1-norepl"]
+    assert records[0]["config"]["protocol"]["scaler_fit"] == "train"
+
+
+def test_overrides_and_errors(tmp_path, prepared_small, capsys) -> None:
+    assert _train(tmp_path, prepared_small, "erm", "--lr", "0.01", "--set", "dropout=0.1") == 0
+    hp = json.loads((tmp_path / "erm" / "run.json").read_text())["config"]["hparams"]
+    assert hp["lr"] == 0.01 and hp["dropout"] == 0.1
+    assert _train(tmp_path, prepared_small, "erm") == 2
+    assert "holds a finished run" in capsys.readouterr().err
+    assert _train(tmp_path, prepared_small, "nbs_erm") == 2
+    assert "unknown method 'nbs_erm'; valid methods:" in capsys.readouterr().err
+    assert _train(tmp_path, prepared_small, "erm", "--force", "--set", "momentum=high") == 2
+    assert "momentum takes a float" in capsys.readouterr().err
+    assert main(["train", "--setting", "adult-gender", "--method", "erm", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown setting 'adult-gender'" in capsys.readouterr().err
+
+
+def test_nan_loss_fails_the_run_with_exit_1(tmp_path, prepared_small, capsys) -> None:
+    assert _train(tmp_path, prepared_small, "erm", "--lr", "1e30") == 1
+    assert "non-finite training loss" in capsys.readouterr().err
+    assert json.loads((tmp_path / "erm" / "run.json").read_text())["status"] == "failed"
+
+
+def test_methods_command_marks_the_paper_methods(capsys) -> None:
+    assert main(["methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines if "(paper)" in line] == list(PAPER_METHODS)
