@@ -23,6 +23,8 @@ cvxpy is imported lazily so that the library does not need it.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -83,16 +85,18 @@ def solve_nbs_reference(
     normalization_factor_param.value = normalization_factor
 
     alpha_t = prvs_alpha
-    for _ in range(max_iter):
-        try:
-            alpha_param.value = alpha_t
-            prvs_alpha_param.value = alpha_t
-            prob.solve(solver=solver, warm_start=True, max_iters=solver_max_iters)
-        except Exception:  # the reference used a bare ``except``
-            alpha_param.value = prvs_alpha_param.value
-        if _stop(gtg, alpha_t, alpha_param, prvs_alpha_param, tol):
-            break
-        alpha_t = alpha_param.value
+    with warnings.catch_warnings():  # the reference notebook ignored all warnings
+        warnings.simplefilter("ignore")
+        for _ in range(max_iter):
+            try:
+                alpha_param.value = alpha_t
+                prvs_alpha_param.value = alpha_t
+                prob.solve(solver=solver, warm_start=True, max_iters=solver_max_iters)
+            except Exception:  # the reference used a bare ``except``
+                alpha_param.value = prvs_alpha_param.value
+            if _stop(gtg, alpha_t, alpha_param, prvs_alpha_param, tol):
+                break
+            alpha_t = alpha_param.value
     if alpha_t is not None and not (np.isnan(alpha_t) | np.isinf(alpha_t)).any():
         alpha = np.asarray(alpha_t)
     else:
