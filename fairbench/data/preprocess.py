@@ -81,10 +81,12 @@ def encode(X: pd.DataFrame) -> pd.DataFrame:
         dup = sorted({n for n in names if names.count(n) > 1})
         raise FrameError(FRAME_MISMATCH.format(dataset="?", detail=f"duplicate encoded columns {dup[:5]}"))
     encoded.columns = names
-    encoded = encoded[sorted(names)]
-    dtypes = {c: (np.uint8 if ptypes.is_bool_dtype(encoded[c]) else np.float64) for c in encoded.columns}
-    dtypes.update({c: np.uint8 for c in encoded.columns if encoded[c].dtype == np.uint8})
-    return encoded.astype(dtypes)
+    encoded = encoded[sorted(names)].copy()
+    for name, dtype in encoded.dtypes.items():  # only touch the few columns that change dtype
+        target = np.uint8 if (ptypes.is_bool_dtype(dtype) or dtype == np.uint8) else np.float64
+        if dtype != target:
+            encoded[name] = encoded[name].astype(target)
+    return encoded
 
 
 def encode_frame(setting: str, frame: ReferenceFrame) -> EncodedTable:
