@@ -93,6 +93,86 @@ def initial_params(n_features: int, seed: int, protocol: Protocol) -> MLPParams:
     return init_mlp(n_features, generator=generator)
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """What one training step reports: the mean batch loss, the validation cell losses before and
+    after the step (eval mode) and the method's diagnostics."""
+
+    loss: float
+    cell_loss_before: Tensor
+    cell_loss_after: Tensor
+    diagnostics: dict[str, float]
+
+
+class Trainer:
+    """Model state and one training step: meta step (if the method needs it), weighted real step."""
+
+    def __init__(self, method: Method, hp: HyperParams, val: ValidationSet, params: MLPParams, *,
+                 dropout_generator: torch.Generator, label: str = "") -> None:
+        self.method, self.hp, self.val, self.params = method, hp, val, params
+        self.buf: MLPParams | None = None
+        self.opt = SGDConfig(lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        self.hyper_fn = HYPERGRADIENT_FUNCTIONS[hp.hypergradient_backend]
+        self.dropout = dropout_generator
+        self.label = label
+        self.cell_loss_now = _val_cell_losses(params, val)
+
+    def _fail(self, value: object, epoch: int, batch: int) -> NonFiniteLossError:
+        return NonFiniteLossError(NON_FINITE_MESSAGE.format(value=value, epoch=epoch, batch=batch,
+                                                            method=self.method.name, setting=self.label[0],
+                                                            seed=self.label[1]))
+
+    def step(self, x: Tensor, y: Tensor, group: Tensor, epoch: int, batch: int = 0) -> StepRecord:
+        """One training step on the batch (x, y, group); method.md §2."""
+        B, hp = x.shape[0], self.hp
+        hyper = None
+        if self.method.uses_meta:
+            train_masks = draw_dropout_masks(B, hp.dropout, self.dropout)
+            val_masks = draw_dropout_masks(self.val.x.shape[0], hp.dropout, self.dropout)
+            hyper = self.hyper_fn(self.params, self.buf, x, y, self.val, self.opt, train_masks, val_masks)
+            if not torch.isfinite(hyper.G).all():
+                raise self._fail("hypergradients", epoch, batch)
+        live = MLPParams(*(p.detach().requires_grad_(True) for p in self.params))
+        losses = F.cross_entropy(mlp_logits(live, x, draw_dropout_masks(B, hp.dropout, self.dropout)), y,
+                                 reduction="none")
+        step = self.method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
+                                                     hyper=hyper))
+        loss = (step.weights * losses).sum()
+        value = float(loss.detach())
+        if not math.isfinite(value) or not torch.isfinite(step.weights).all():
+            raise self._fail(value, epoch, batch)
+        grads = MLPParams(*torch.autograd.grad(loss, live))
+        self.params, self.buf = sgd_step(self.params, grads, self.buf, self.opt)
+        before, self.cell_loss_now = self.cell_loss_now, _val_cell_losses(self.params, self.val)
+        diagnostics = dict(step.diagnostics)
+        diagnostics["pareto_improved"] = float(bool(torch.all(self.cell_loss_now <= before)))
+        return StepRecord(loss=float(losses.detach().mean()), cell_loss_before=before,
+                          cell_loss_after=self.cell_loss_now, diagnostics=diagnostics)
+
+
+def _epoch_row(epoch: int, records: list[StepRecord], cell_names: list[str]) -> dict[str, float]:
+    """Average one epoch's step records into the diagnostics columns of metrics.csv."""
+    n = len(records)
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for record in records:
+        for key, v in record.diagnostics.items():
+            sums[key] += v
+            counts[key] += 1
+    row: dict[str, float] = {"epoch": float(epoch), "train_loss": sum(r.loss for r in records) / n}
+    row["stage"] = sums["stage"] / counts["stage"] if counts["stage"] else math.nan
+    for column, key in RATE_COLUMNS.items():
+        row[column] = sums[key] / counts[key] if counts[key] else math.nan
+    row["nbs_failures"] = float(counts["nbs_solvable"] - sums["nbs_solvable"]) if counts["nbs_solvable"] else math.nan
+    row["aggregator_failures"] = sums["aggregator_failed"] if counts["aggregator_failed"] else math.nan
+    before = torch.stack([r.cell_loss_before for r in records]).double().mean(dim=0)
+    after = torch.stack([r.cell_loss_after for r in records]).double().mean(dim=0)
+    for c, cell_name in enumerate(cell_names):
+        row[f"val_cell_loss_before/{cell_name}"] = float(before[c])
+        row[f"val_cell_loss_after/{cell_name}"] = float(after[c])
+    return row
+
+
 def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, seed: int, *,
           on_epoch: Callable[[dict[str, float]], None] | None = None, progress: bool = True) -> RunTrace:
     """Train the MLP with ``method`` and return one row of metrics and diagnostics per epoch."""
@@ -100,84 +180,37 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
     tr, va, te = data.train.to_torch(), data.val.to_torch(), data.test.to_torch()
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     method.prepare(TrainingData(y=tr.y, group=tr.group, n_groups=data.n_groups))
-    opt = SGDConfig(lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-    hyper_fn = HYPERGRADIENT_FUNCTIONS[hp.hypergradient_backend]
-    params = initial_params(data.n_features, seed, protocol)
-    buf: MLPParams | None = None
-    shuffle = torch.Generator().manual_seed(stream_seed(seed, "shuffle"))
-    dropout = torch.Generator().manual_seed(stream_seed(seed, "dropout"))
     n_train, B = tr.y.shape[0], hp.batch_size
     n_batches = n_train // B
     if n_batches == 0:
         raise ValueError(f"batch_size {B} exceeds the {n_train} training rows of {data.setting}; lower --batch-size")
+    trainer = Trainer(method, hp, val, initial_params(data.n_features, seed, protocol),
+                      dropout_generator=torch.Generator().manual_seed(stream_seed(seed, "dropout")),
+                      label=(data.setting, seed))
+    shuffle = torch.Generator().manual_seed(stream_seed(seed, "shuffle"))
     rows: list[dict[str, float]] = []
-    steps = meta_steps = 0
     start = time.perf_counter()
-    cell_loss_now = _val_cell_losses(params, val)
     bar = tqdm(range(1, hp.epochs + 1), desc=f"{data.setting} {method.name} s{seed}", unit="epoch",
                disable=not progress, leave=False)
     for epoch in bar:
         epoch_start = time.perf_counter()
         perm = torch.randperm(n_train, generator=shuffle)
-        sums: dict[str, float] = defaultdict(float)
-        counts: dict[str, int] = defaultdict(int)
-        before_sum = torch.zeros(val.n_cells, dtype=torch.float64)
-        after_sum = torch.zeros(val.n_cells, dtype=torch.float64)
-        loss_sum = 0.0
+        records = []
         for b in range(n_batches):
             idx = perm[b * B:(b + 1) * B]
-            x, y, group = tr.X[idx], tr.y[idx], tr.group[idx]
-            hyper = None
-            if method.uses_meta:
-                train_masks = draw_dropout_masks(B, hp.dropout, dropout)
-                val_masks = draw_dropout_masks(val.x.shape[0], hp.dropout, dropout)
-                hyper = hyper_fn(params, buf, x, y, val, opt, train_masks, val_masks)
-                meta_steps += 1
-                if not torch.isfinite(hyper.G).all():
-                    raise NonFiniteLossError(NON_FINITE_MESSAGE.format(
-                        value="hypergradients", epoch=epoch, batch=b, method=method.name,
-                        setting=data.setting, seed=seed))
-            live = MLPParams(*(p.detach().requires_grad_(True) for p in params))
-            losses = F.cross_entropy(mlp_logits(live, x, draw_dropout_masks(B, hp.dropout, dropout)), y,
-                                     reduction="none")
-            step = method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
-                                                    hyper=hyper))
-            loss = (step.weights * losses).sum()
-            value = float(loss.detach())
-            if not math.isfinite(value) or not torch.isfinite(step.weights).all():
-                raise NonFiniteLossError(NON_FINITE_MESSAGE.format(value=value, epoch=epoch, batch=b,
-                                                                   method=method.name, setting=data.setting,
-                                                                   seed=seed))
-            grads = MLPParams(*torch.autograd.grad(loss, live))
-            params, buf = sgd_step(params, grads, buf, opt)
-            steps += 1
-            loss_sum += float(losses.detach().mean())
-            cell_loss_before, cell_loss_now = cell_loss_now, _val_cell_losses(params, val)
-            before_sum += cell_loss_before.double()
-            after_sum += cell_loss_now.double()
-            diagnostics = dict(step.diagnostics)
-            diagnostics["pareto_improved"] = float(bool(torch.all(cell_loss_now <= cell_loss_before)))
-            for key, v in diagnostics.items():
-                sums[key] += v
-                counts[key] += 1
-        row: dict[str, float] = {"epoch": float(epoch), "train_loss": loss_sum / n_batches}
-        row.update(_evaluate(params, te.X, te.y, te.group, data.group_names))
-        row.update(_evaluate(params, va.X, va.y, va.group, data.group_names, prefix="val_"))
-        row["stage"] = sums["stage"] / counts["stage"] if counts["stage"] else float("nan")
-        for column, key in RATE_COLUMNS.items():
-            row[column] = sums[key] / counts[key] if counts[key] else float("nan")
-        row["nbs_failures"] = float(counts["nbs_solvable"] - sums["nbs_solvable"]) if counts["nbs_solvable"] else float("nan")
-        row["aggregator_failures"] = sums["aggregator_failed"] if counts["aggregator_failed"] else float("nan")
-        for c, cell_name in enumerate(data.cell_names):
-            row[f"val_cell_loss_before/{cell_name}"] = float(before_sum[c]) / n_batches
-            row[f"val_cell_loss_after/{cell_name}"] = float(after_sum[c]) / n_batches
+            records.append(trainer.step(tr.X[idx], tr.y[idx], tr.group[idx], epoch, b))
+        row = _epoch_row(epoch, records, data.cell_names)
+        row.update(_evaluate(trainer.params, te.X, te.y, te.group, data.group_names))
+        row.update(_evaluate(trainer.params, va.X, va.y, va.group, data.group_names, prefix="val_"))
         row["epoch_seconds"] = time.perf_counter() - epoch_start
-        row["steps"] = float(steps)
+        row["steps"] = float(epoch * n_batches)
         rows.append(row)
         bar.set_postfix(auc=f"{row['auc']:.3f}", gap=f"{row['group_auc_gap']:.3f}")
         if on_epoch is not None:
             on_epoch(row)
-    return RunTrace(rows=rows, steps=steps, meta_steps=meta_steps, seconds=time.perf_counter() - start)
+    steps = hp.epochs * n_batches
+    return RunTrace(rows=rows, steps=steps, meta_steps=steps if method.uses_meta else 0,
+                    seconds=time.perf_counter() - start)
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, Any]:

@@ -1,0 +1,128 @@
+"""``fairbench bench``: speed of one training step, as ratios to a plain ERM step on the same batch.
+
+Measures, on adult-sex (K = 4 cells) and adult-race (K = 10), with B = 512 and the paper's
+hyper-parameters: ms per step for ERM, LtR and NBS+LtR (stage 1), the NBS solve alone, and a faithful
+re-creation of the reference's meta step (double backward through the look-ahead, and the cvxpy
+sequential convex solver rebuilt at every batch). Prints medians; targets are ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from fairbench.aggregation import Weighting, WeightingResult
+from fairbench.meta import ValidationSet
+from fairbench.model import NO_DROPOUT
+from fairbench.nbs import NashBargaining
+from fairbench.registry import build_method
+from fairbench.runs import RunSpec, load_run_data
+from fairbench.train import Trainer, initial_params
+
+
+class ReferenceNashBargaining(Weighting):
+    """The reference's NBS solve (cvxpy/ECOS problem rebuilt per call), for timing only."""
+
+    name = "nbs_reference"
+
+    def __call__(self, gramian: torch.Tensor, *, generator: torch.Generator | None = None) -> WeightingResult:
+        from fairbench.nbs_reference import solve_nbs_reference
+
+        alpha, success = solve_nbs_reference(gramian)
+        return WeightingResult(alpha=torch.as_tensor(alpha, dtype=gramian.dtype), success=success)
+
+
+def _median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def _trainer(spec: RunSpec, data, method_name: str, backend: str = "factorised",
+             aggregator: Weighting | None = None) -> Trainer:
+    va = data.val.to_torch()
+    val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
+    hp = replace(spec.hparams, hypergradient_backend=backend)
+    method = build_method(method_name, hp, spec.protocol, val)
+    if aggregator is not None:
+        method.aggregator = aggregator  # type: ignore[attr-defined]
+        method.solvability_probe = aggregator  # type: ignore[attr-defined]
+    return Trainer(method, hp, val, initial_params(data.n_features, 0, spec.protocol),
+                   dropout_generator=torch.Generator().manual_seed(0), label=(spec.setting, 0))
+
+
+def bench_setting(setting: str, *, prepared_dir: str | None, repeats: int, warmup: int,
+                  reference_repeats: int) -> list[tuple[str, float]]:
+    """(label, ms) pairs for one setting."""
+    spec = RunSpec.resolve(setting, "erm", 0, "paper")
+    data = load_run_data(spec, prepared_dir)
+    tr = data.train.to_torch()
+    B = spec.hparams.batch_size
+    x, y, group = tr.X[:B], tr.y[:B], tr.group[:B]
+    out = []
+    for name in ("erm", "ltr", "nbs_ltr"):
+        trainer = _trainer(spec, data, name)
+        out.append((name, _median_ms(lambda: trainer.step(x, y, group, epoch=1), repeats, warmup)))
+    trainer = _trainer(spec, data, "nbs_ltr")
+    G = trainer.hyper_fn(trainer.params, None, x, y, trainer.val, trainer.opt, NO_DROPOUT, NO_DROPOUT).G
+    gramian = G.double() @ G.double().T
+    solver = NashBargaining()
+    out.append(("nbs_solve", _median_ms(lambda: solver(gramian), max(repeats * 10, 1000), warmup)))
+    reference = _trainer(spec, data, "nbs_ltr", backend="autograd", aggregator=ReferenceNashBargaining())
+    out.append(("reference_nbs_ltr", _median_ms(lambda: reference.step(x, y, group, epoch=1),
+                                                reference_repeats, 1)))
+    from fairbench.nbs_reference import solve_nbs_reference
+
+    alpha_ref, ok = solve_nbs_reference(gramian)
+    ours = solver(gramian)
+    out.append(("max_abs_alpha_difference_vs_reference", float(np.max(np.abs(ours.alpha.numpy() - alpha_ref)))
+                if ok and ours.success else float("nan")))
+    return out
+
+
+def report(results: dict[str, list[tuple[str, float]]]) -> str:
+    """Human-readable table of the measurements with ratios to ERM."""
+    lines = [f"{'setting':<12} {'K':>3} {'step':<20} {'ms/step':>9} {'x ERM':>7}"]
+    for setting, rows in results.items():
+        values = dict(rows)
+        erm = values["erm"]
+        K = 10 if setting == "adult-race" else 4
+        for label in ("erm", "ltr", "nbs_ltr", "reference_nbs_ltr"):
+            lines.append(f"{setting:<12} {K:>3} {label:<20} {values[label]:>9.3f} {values[label] / erm:>7.2f}")
+        lines.append(f"{setting:<12} {K:>3} {'nbs_solve':<20} {values['nbs_solve']:>9.4f}")
+        lines.append(f"{setting:<12} {K:>3} NBS step is {values['reference_nbs_ltr'] / values['nbs_ltr']:.1f}x faster "
+                     f"than the reference step; |alpha - alpha_ref|max = "
+                     f"{values['max_abs_alpha_difference_vs_reference']:.2e} (reference tolerance 1e-3)")
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``fairbench bench``."""
+    p = subparsers.add_parser("bench", help="time training steps (ratios to ERM)", description=__doc__)
+    p.add_argument("--prepared", default=None, help="folder of prepared datasets")
+    p.add_argument("--settings", default="adult-sex,adult-race")
+    p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--reference-repeats", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    results = {s: bench_setting(s, prepared_dir=args.prepared, repeats=args.repeats, warmup=args.warmup,
+                                reference_repeats=args.reference_repeats)
+               for s in args.settings.split(",")}
+    print(report(results))
+    return 0
