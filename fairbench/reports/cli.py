@@ -1,0 +1,81 @@
+"""``fairbench report`` commands: ``tables``, ``figures`` (from run folders) and ``synthetic``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fairbench.reports.selection import SELECTION_RULES
+from fairbench.reports.stats import TESTS
+
+__all__ = ["register"]
+
+
+def _add_run_inputs(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--runs", nargs="+", metavar="RUN_JSON", help="run.json files or run folders")
+    source.add_argument("--root", metavar="DIR", help="folder searched recursively for run.json")
+    p.add_argument("--experiment", default=None,
+                   help="experiment label for every run (default: from the folder names or hyper-parameters)")
+    p.add_argument("--selection", default=None, choices=SELECTION_RULES,
+                   help="epoch selection for every run (default: each protocol's own rule)")
+
+
+def _collect(args: argparse.Namespace):  # noqa: ANN202
+    from fairbench.reports.collect import collect_runs, failed_runs
+
+    frame = collect_runs(args.runs if args.runs else args.root, experiment=args.experiment)
+    failed = failed_runs(frame)
+    if len(failed):
+        print(f"fairbench report: excluded {len(failed)} failed or unfinished run(s):")
+        for row in failed.itertuples():
+            print(f"  {row.run_dir} ({row.status}: {row.error})")
+    return frame
+
+
+def _run_tables(args: argparse.Namespace) -> int:
+    from fairbench.reports.tables import write_tables
+
+    paths = write_tables(_collect(args), args.out, selection=args.selection, test=args.test)
+    print(f"wrote {len(paths)} files to {args.out}")
+    return 0
+
+
+def _run_figures(args: argparse.Namespace) -> int:
+    from fairbench.reports.figures import write_figures
+
+    paths = write_figures(_collect(args), args.out, selection=args.selection)
+    print(f"wrote {len(paths)} files to {args.out}")
+    return 0
+
+
+def _run_synthetic(args: argparse.Namespace) -> int:
+    from fairbench.reports.synthetic import synthetic_figure
+
+    paths, _ = synthetic_figure(Path(args.out), n_starts=args.starts, steps=args.steps,
+                                switch_after=args.switch_after)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``report {tables,figures,synthetic}`` to the ``fairbench`` command line."""
+    report = subparsers.add_parser("report", help="tables and figures from finished runs",
+                                   description="Tables and figures from run folders (run.json + metrics.csv).")
+    sub = report.add_subparsers(dest="report_command", required=True)
+    p = sub.add_parser("tables", help="main, alignment, comparisons, paired-tests and protocols tables "
+                                      "(Markdown, LaTeX, CSV)")
+    _add_run_inputs(p)
+    p.add_argument("--out", default="results/tables", help="output folder (default: results/tables)")
+    p.add_argument("--test", default="t", choices=TESTS, help="paired test: t (default) or wilcoxon")
+    p.set_defaults(func=_run_tables)
+    p = sub.add_parser("figures", help="learning curves, bargaining success, trade-off and ablation figures")
+    _add_run_inputs(p)
+    p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
+    p.set_defaults(func=_run_figures)
+    p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")
+    p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
+    p.add_argument("--starts", type=int, default=10, help="number of starting points")
+    p.add_argument("--steps", type=int, default=120, help="steps per trajectory")
+    p.add_argument("--switch-after", type=int, default=15, help="bargaining steps of the two-stage panel")
+    p.set_defaults(func=_run_synthetic)

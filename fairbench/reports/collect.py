@@ -1,0 +1,188 @@
+"""Read run folders (``run.json`` + ``metrics.csv``, written by :mod:`fairbench.runs`) into one long
+table: one row per (run, epoch), with the run's configuration repeated on every row.
+
+Runs whose status is not ``"complete"`` are never averaged: they are left out of the table and listed
+in ``frame.attrs["failed_runs"]`` (records; :func:`failed_runs` gives them as a table), which the table writers report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fairbench.hparams import REFERENCE_HYPERPARAMS
+
+__all__ = [
+    "CONFIG_COLUMNS",
+    "KNOWN_EXPERIMENTS",
+    "collect_runs",
+    "derive_experiment",
+    "failed_runs",
+    "find_run_files",
+    "prefer_experiments",
+]
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.csv"
+MISSING_METRICS_MESSAGE = "{path}: run is marked complete but has no metrics.csv; re-run it or delete the folder"
+NO_RUNS_MESSAGE = "no run.json found in {where}"
+NO_COMPLETE_RUNS_MESSAGE = "none of the {n} runs is complete (failed or unfinished: {names})"
+BAD_RUN_MESSAGE = "{path}: not a run (expected run.json with a 'config' and a 'status')"
+DUPLICATE_MESSAGE = ("two runs with the same configuration in experiment {experiment!r}: {a} and {b}; "
+                     "remove one so that no seed counts twice")
+
+#: Labels recognised in run paths (a folder with one of these names sets the experiment).
+KNOWN_EXPERIMENTS: tuple[str, ...] = ("main", "comparisons", "ablation_T", "ablation_val")
+
+#: Configuration columns added to every metrics row (``run_dir`` identifies the run).
+CONFIG_COLUMNS: tuple[str, ...] = (
+    "experiment", "protocol", "setting", "method", "seed", "bargain_epochs", "stage1_epochs",
+    "val_per_cell", "epochs", "epoch_selection", "headline_auc", "run_dir",
+)
+
+#: Columns that identify one configuration up to the seed.
+CONFIG_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
+
+
+def find_run_files(paths_or_root: str | Path | Iterable[str | Path]) -> list[Path]:
+    """``run.json`` files named by ``paths_or_root``: a root folder (searched recursively), a run
+    folder, a ``run.json`` path, or a list of any of these. Sorted, without repeats."""
+    items = [paths_or_root] if isinstance(paths_or_root, (str, Path)) else list(paths_or_root)
+    found: set[Path] = set()
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            direct = path / RUN_FILE
+            found.update([direct] if direct.is_file() else path.rglob(RUN_FILE))
+        elif path.is_file():
+            found.add(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such run.json or folder")
+    if not found:
+        raise FileNotFoundError(NO_RUNS_MESSAGE.format(where=", ".join(str(i) for i in items) or "[]"))
+    return sorted(found)
+
+
+def derive_experiment(run_json: Path, config: dict[str, Any]) -> str:
+    """Experiment label of a run: the nearest enclosing folder named in :data:`KNOWN_EXPERIMENTS`;
+    otherwise ``"ablation_T"`` / ``"ablation_val"`` when T or the validation rows per cell differ from
+    the reference values of the setting (method.md §7), else ``"main"``."""
+    for part in reversed(run_json.parent.parts):
+        if part in KNOWN_EXPERIMENTS:
+            return part
+    hp, reference = config.get("hparams", {}), REFERENCE_HYPERPARAMS.get(config.get("setting", ""))
+    if reference is not None:
+        if hp.get("bargain_epochs", reference.bargain_epochs) != reference.bargain_epochs:
+            return "ablation_T"
+        if hp.get("val_per_cell", reference.val_per_cell) != reference.val_per_cell:
+            return "ablation_val"
+    return "main"
+
+
+def _stage1_epochs(protocol: dict[str, Any], bargain_epochs: int, epochs: int) -> int:
+    """Bargaining epochs for T (mirrors :meth:`fairbench.protocols.Protocol.stage1_epochs`)."""
+    n = bargain_epochs if protocol.get("bargain_through_T", False) else max(bargain_epochs - 1, 0)
+    return min(n, epochs)
+
+
+def _config_row(run_json: Path, record: dict[str, Any], experiment: str | None) -> dict[str, Any]:
+    config = record["config"]
+    protocol, hp = config.get("protocol", {}), config.get("hparams", {})
+    epochs = int(hp.get("epochs", 0))
+    T = int(hp.get("bargain_epochs", 0))
+    return {
+        "experiment": experiment or derive_experiment(run_json, config),
+        "protocol": protocol.get("name", "unknown"),
+        "setting": config["setting"], "method": config["method"], "seed": int(config["seed"]),
+        "bargain_epochs": T, "stage1_epochs": _stage1_epochs(protocol, T, epochs),
+        "val_per_cell": int(hp.get("val_per_cell", -1)), "epochs": epochs,
+        "epoch_selection": protocol.get("epoch_selection", "val_loss"),
+        "headline_auc": protocol.get("headline_auc", "hard"),
+        "run_dir": str(run_json.parent),
+    }
+
+
+def _read_record(run_json: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(run_json.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{run_json}: invalid JSON ({error})") from None
+    if not isinstance(record, dict) or "config" not in record or "status" not in record:
+        raise ValueError(BAD_RUN_MESSAGE.format(path=run_json))
+    return record
+
+
+def collect_runs(paths_or_root: str | Path | Sequence[str | Path], *, experiment: str | None = None) -> pd.DataFrame:
+    """Long table of every complete run: one row per (run, epoch), config columns first.
+
+    Parameters
+    ----------
+    paths_or_root : a root folder, run folders or ``run.json`` paths (see :func:`find_run_files`).
+    experiment : label for every run; by default derived per run (:func:`derive_experiment`).
+
+    Runs that are not complete are excluded, logged and listed in ``attrs["failed_runs"]``.
+    Raises ``FileNotFoundError`` when a complete run lacks ``metrics.csv`` or nothing is found, and
+    ``ValueError`` when no run is complete or one configuration appears twice in an experiment.
+    """
+    files = find_run_files(paths_or_root)
+    frames, failed = [], []
+    for run_json in files:
+        record = _read_record(run_json)
+        config = _config_row(run_json, record, experiment)
+        if record["status"] != "complete":
+            failed.append({**config, "status": record["status"], "error": record.get("error", "")})
+            continue
+        metrics_csv = run_json.parent / METRICS_FILE
+        if not metrics_csv.is_file():
+            raise FileNotFoundError(MISSING_METRICS_MESSAGE.format(path=run_json.parent))
+        metrics = pd.read_csv(metrics_csv)
+        if "epoch" not in metrics.columns or metrics.empty:
+            raise ValueError(f"{metrics_csv}: no 'epoch' column or no rows")
+        metrics["epoch"] = metrics["epoch"].astype(int)
+        frames.append(pd.DataFrame({k: [v] * len(metrics) for k, v in config.items()}).join(metrics))
+    failed_frame = pd.DataFrame(failed, columns=[*CONFIG_COLUMNS, "status", "error"])
+    for row in failed:
+        log.warning("excluded %s run %s (%s %s %s seed %s): %s", row["status"], row["run_dir"],
+                    row["protocol"], row["setting"], row["method"], row["seed"], row["error"])
+    if not frames:
+        names = ", ".join(failed_frame["run_dir"])
+        raise ValueError(NO_COMPLETE_RUNS_MESSAGE.format(n=len(files), names=names))
+    frame = pd.concat(frames, ignore_index=True)
+    _check_duplicates(frame)
+    frame.attrs["failed_runs"] = failed_frame.to_dict("records")
+    return frame
+
+
+def _check_duplicates(frame: pd.DataFrame) -> None:
+    runs = frame.drop_duplicates("run_dir")
+    dup = runs[runs.duplicated([*CONFIG_KEYS, "seed"], keep=False)]
+    if not dup.empty:
+        first = dup.iloc[0]
+        same = dup[(dup[[*CONFIG_KEYS, "seed"]] == first[[*CONFIG_KEYS, "seed"]]).all(axis=1)]
+        raise ValueError(DUPLICATE_MESSAGE.format(experiment=first["experiment"], a=same["run_dir"].iloc[0],
+                                                  b=same["run_dir"].iloc[1]))
+
+
+def failed_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The runs excluded by :func:`collect_runs` (empty when none or when the table was built otherwise)."""
+    return pd.DataFrame(frame.attrs.get("failed_runs", []), columns=[*CONFIG_COLUMNS, "status", "error"])
+
+
+def prefer_experiments(frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """Rows of the experiments in ``order``; when one configuration (protocol, setting, method, T,
+    validation rows, seed) was run in several of them, keep the run of the earliest in ``order``."""
+    keys = ["protocol", "setting", "method", "bargain_epochs", "val_per_cell", "seed"]
+    sub = frame[frame["experiment"].isin(list(order))]
+    rank = sub["experiment"].map({name: i for i, name in enumerate(order)})
+    runs = sub.assign(_rank=rank).drop_duplicates("run_dir").sort_values("_rank", kind="stable")
+    keep = set(runs.drop_duplicates(keys, keep="first")["run_dir"])
+    out = sub[sub["run_dir"].isin(keep)].copy()
+    out.attrs = dict(frame.attrs)
+    return out
