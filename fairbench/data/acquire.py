@@ -26,6 +26,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -48,8 +49,10 @@ from fairbench.data.errors import (
     NO_NETWORK,
     TRUNCATED,
     ZIP_MEMBER_MISSING,
+    SOURCE_SKIPPED,
     ChecksumError,
     DataUnavailableError,
+    DataWarning,
 )
 from fairbench.data.registry import DatasetSpec, RawFile, RawInput, Source, get_dataset
 from fairbench.io import write_bytes_atomic
@@ -201,15 +204,29 @@ def _from_mirror(dataset: str, raw: RawFile, root: Path, mirror: Path) -> Path:
 
 
 def _download_any(dataset: str, inp: RawInput, root: Path, base: str | None, timeout: float) -> Path:
+    """Try every source of every option in order; the first verified payload is cached.
+
+    A source whose bytes fail the checksum is skipped (its bytes are never written; a
+    :class:`DataWarning` names it if a later source works); if no source works, the first
+    checksum failure is raised, else a summary of the failures.
+    """
     failures: list[DataUnavailableError] = []
+    bad_checksums: list[ChecksumError] = []
     for raw in inp.options:
         for source in raw.sources:
             try:
                 data = _payload(dataset, raw, source, base, timeout)
+            except ChecksumError as exc:
+                bad_checksums.append(exc)
+                continue
             except DataUnavailableError as exc:
                 failures.append(exc)
                 continue
+            for exc in bad_checksums:
+                warnings.warn(SOURCE_SKIPPED.format(error=exc), DataWarning, stacklevel=4)
             return _store(data, raw, root)
+    if bad_checksums:
+        raise bad_checksums[0]
     if len(failures) == 1 and not isinstance(failures[0], NetworkError):
         raise failures[0]
     details = "; ".join(str(exc) for exc in failures)

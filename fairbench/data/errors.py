@@ -41,6 +41,7 @@ TRUNCATED = (
 )
 ZIP_MEMBER_MISSING = "{dataset}: {url} does not contain the member {member!r}."
 BAD_ZIP = "{dataset}: {url} is not a valid zip archive ({reason})."
+SOURCE_SKIPPED = "skipping a download that failed its checksum, trying the next source: {error}"
 ALL_SOURCES_FAILED = "{dataset}: no source of {what} could be used ({details})."
 
 PREPARED_MISSING = (

@@ -46,7 +46,12 @@ class RawInput:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A raw dataset: its files and the shape of the reference frame built from them."""
+    """A raw dataset: its files, and the shape ``(n_rows, n_columns)`` of ``X`` as read from them.
+
+    ``n_columns`` counts the columns before any setting-specific step (us_crime: 127 read, 102
+    after its group steps). ``drop_before_encoding`` / ``fillna_before_encoding`` are the
+    reference's extra steps before one-hot encoding (titanic).
+    """
 
     name: str
     inputs: tuple[RawInput, ...]

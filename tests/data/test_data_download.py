@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fairbench.data import ChecksumError, DataUnavailableError, fetch
+from fairbench.data import ChecksumError, DataUnavailableError, DataWarning, fetch
 from fairbench.data.acquire import fetch_spec
 from fairbench.data.registry import DatasetSpec, RawFile, RawInput, Source, get_dataset
 
@@ -190,3 +190,13 @@ def test_real_titanic_falls_back_to_the_csv(server: Server, tmp_path: Path, no_m
     assert server.hits == ["/data/repo/titanic3.xls", "/data/repo/titanic3.csv"]
     server.routes["/data/repo/titanic3.xls"] = Route((mirror / "titanic/titanic3.xls").read_bytes())
     assert fetch("titanic", data_dir=tmp_path, base_url=server.base_url)["table"].name == "titanic3.csv"  # cached wins
+
+
+def test_a_source_with_wrong_bytes_is_skipped_for_the_next_one(server: Server, tmp_path: Path, no_mirror: None) -> None:
+    server.routes["/a/t.csv"] = Route(b"re-saved copy\n")
+    server.routes["/b/t.csv"] = Route(DATA)
+    spec = toy(Source("https://example.org/a/t.csv"), Source("https://example.org/b/t.csv"))
+    with pytest.warns(DataWarning, match="failed its checksum"):
+        paths = fetch_spec(spec, data_dir=tmp_path, base_url=server.base_url)
+    assert paths["table"].read_bytes() == DATA
+    assert leftovers(tmp_path) == [tmp_path / "toy/t.csv"]
