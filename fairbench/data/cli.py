@@ -42,9 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _add_source_options(parser: argparse.ArgumentParser, *, mirror: bool = True) -> None:
-    parser.add_argument("--data-dir", default=None, help="raw-file cache (default: $FAIRBENCH_DATA_DIR or ~/.cache/fairbench/raw)")
+    parser.add_argument(
+        "--data-dir", default=None, help="raw-file cache (default: $FAIRBENCH_DATA_DIR or ~/.cache/fairbench/raw)"
+    )
     if mirror:
-        parser.add_argument("--mirror", default=None, help="mirror folder to copy from (default: $FAIRBENCH_DATA_MIRROR)")
+        parser.add_argument(
+            "--mirror", default=None, help="mirror folder to copy from (default: $FAIRBENCH_DATA_MIRROR)"
+        )
         parser.add_argument("--base-url", default=None, help="replace the scheme and host of download URLs")
 
 
@@ -70,9 +74,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for spec in SETTINGS.values():
         dataset = get_dataset(spec.dataset)
         cached = "yes" if is_cached(spec.dataset, args.data_dir) else "no"
-        rows.append(
-            (spec.name, spec.dataset, str(dataset.n_rows), str(spec.n_groups), str(spec.n_cells), str(spec.n_features), cached)
-        )
+        sizes = (dataset.n_rows, spec.n_groups, spec.n_cells, spec.n_features)
+        rows.append((spec.name, spec.dataset, *map(str, sizes), cached))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())

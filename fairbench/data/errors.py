@@ -16,7 +16,9 @@ CHECKSUM_MISMATCH = (
     "checksum mismatch for {file} (from {source}): expected sha256 {expected}, got {actual}. "
     "The file was not used and nothing was cached. {fix}"
 )
-CHECKSUM_FIX_DOWNLOAD = "Re-download it (fairbench data fetch {dataset}), or check that the source still serves the original file."
+CHECKSUM_FIX_DOWNLOAD = (
+    "Re-download it (fairbench data fetch {dataset}), or check that the source still serves the original file."
+)
 CHECKSUM_FIX_MIRROR = "Check the mirror copy: it must be byte-identical to the canonical file (see SOURCES.md)."
 CACHE_CORRUPTED = (
     "cached file {path} is corrupted: expected sha256 {expected}, got {actual}. "

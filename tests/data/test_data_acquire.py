@@ -21,7 +21,8 @@ def sha(data: bytes) -> str:
 
 
 def raw(relpath: str, data: bytes) -> RawFile:
-    return RawFile(relpath=relpath, sha256=sha(data), size=len(data), sources=(Source(f"https://example.org/{relpath}"),))
+    source = Source(f"https://example.org/{relpath}")
+    return RawFile(relpath=relpath, sha256=sha(data), size=len(data), sources=(source,))
 
 
 def spec(*options: RawFile) -> DatasetSpec:
@@ -123,10 +124,11 @@ def test_locations_from_arguments_environment_and_defaults(monkeypatch: pytest.M
 
 
 def test_rebase_url_replaces_scheme_and_host() -> None:
-    url = "https://archive.ics.uci.edu/ml/machine-learning-databases/00320/student.zip"
+    path = "/ml/machine-learning-databases/00320/student.zip"
+    url = "https://archive.ics.uci.edu" + path
     assert rebase_url(url, None) == url
-    assert rebase_url(url, "http://127.0.0.1:8123") == "http://127.0.0.1:8123/ml/machine-learning-databases/00320/student.zip"
-    assert rebase_url(url, "http://127.0.0.1:8123/pre/") == "http://127.0.0.1:8123/pre/ml/machine-learning-databases/00320/student.zip"
+    assert rebase_url(url, "http://127.0.0.1:8123") == "http://127.0.0.1:8123" + path
+    assert rebase_url(url, "http://127.0.0.1:8123/pre/") == "http://127.0.0.1:8123/pre" + path
     assert rebase_url("https://h/a%20b.xls", "http://127.0.0.1:1") == "http://127.0.0.1:1/a%20b.xls"
 
 

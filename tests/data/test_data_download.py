@@ -19,6 +19,7 @@ from fairbench.data.acquire import fetch_spec
 from fairbench.data.registry import DatasetSpec, RawFile, RawInput, Source, get_dataset
 
 DATA = b"col\n" + b"1\n" * 5000
+HTML = "returned an HTML page instead of the data file"
 
 
 @dataclass
@@ -111,13 +112,18 @@ def test_good_download_is_verified_and_cached(server: Server, tmp_path: Path, no
 def test_zip_and_nested_zip_members(server: Server, tmp_path: Path, no_mirror: None) -> None:
     inner = zipped({"t.csv": DATA, "other.csv": b"x"})
     server.routes["/outer.zip"] = Route(zipped({"inner.zip": inner, "README": b"r"}))
-    spec = toy(Source("https://example.org/missing.zip", ("t.csv",)), Source("https://example.org/outer.zip", ("inner.zip", "t.csv")))
+    spec = toy(
+        Source("https://example.org/missing.zip", ("t.csv",)),
+        Source("https://example.org/outer.zip", ("inner.zip", "t.csv")),
+    )
     paths = fetch_spec(spec, data_dir=tmp_path, base_url=server.base_url)
     assert paths["table"].read_bytes() == DATA
     assert server.hits == ["/missing.zip", "/outer.zip"]
 
 
-def test_base_url_from_environment(server: Server, tmp_path: Path, no_mirror: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_base_url_from_environment(
+    server: Server, tmp_path: Path, no_mirror: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server.routes["/t.csv"] = Route(DATA)
     monkeypatch.setenv("FAIRBENCH_DATA_BASE_URL", server.base_url)
     assert fetch_spec(toy(Source("https://example.org/t.csv")), data_dir=tmp_path)["table"].is_file()
@@ -126,8 +132,8 @@ def test_base_url_from_environment(server: Server, tmp_path: Path, no_mirror: No
 @pytest.mark.parametrize(
     ("route", "message"),
     [
-        (Route(b"<!DOCTYPE html><html><body>Please log in</body></html>", content_type="text/html; charset=utf-8"), "returned an HTML page instead of the data file"),
-        (Route(b"\n  <html><head><title>Error</title></head></html>", content_type="application/octet-stream"), "returned an HTML page instead of the data file"),
+        (Route(b"<!DOCTYPE html><html><body>Log in</body></html>", content_type="text/html; charset=utf-8"), HTML),
+        (Route(b"\n  <html><head><title>Error</title></head></html>", content_type="application/octet-stream"), HTML),
         (Route(DATA[:1000], declared_length=len(DATA)), f"was cut short: got 1000 of {len(DATA)} bytes"),
         (Route(b"gone", status=404, content_type="text/plain"), "failed with HTTP 404"),
         (Route(b"<html>server error</html>", status=500, content_type="text/html"), "failed with HTTP 500"),
@@ -184,7 +190,8 @@ def test_real_student_zip_download(server: Server, tmp_path: Path, no_mirror: No
 
 @pytest.mark.mirror
 def test_real_titanic_falls_back_to_the_csv(server: Server, tmp_path: Path, no_mirror: None, mirror: Path) -> None:
-    server.routes["/data/repo/titanic3.csv"] = Route((mirror / "titanic/titanic3.csv").read_bytes(), content_type="text/csv")
+    csv = (mirror / "titanic/titanic3.csv").read_bytes()
+    server.routes["/data/repo/titanic3.csv"] = Route(csv, content_type="text/csv")
     paths = fetch("titanic", data_dir=tmp_path, base_url=server.base_url)
     assert paths["table"].name == "titanic3.csv"
     assert server.hits == ["/data/repo/titanic3.xls", "/data/repo/titanic3.csv"]

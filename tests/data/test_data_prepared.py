@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,12 @@ import pytest
 
 from fairbench.data import PreparedDataError, load_prepared, load_split, prepare
 from fairbench.data.acquire import sha256_file
+from fairbench.data.frames import ReferenceFrame
+from fairbench.data.preprocess import EncodedTable
 from fairbench.data.registry import get_dataset
 
 pytestmark = pytest.mark.mirror
+Built = Callable[[str], tuple[ReferenceFrame, EncodedTable]]
 SETTING = "student_por-sex"
 
 
@@ -50,7 +54,7 @@ def test_parquet_columns_are_stable(prepared: Path) -> None:
     assert frame["sex_F"].tolist() == (frame["__group__"] == 0).astype(int).tolist()  # the attribute stays a feature
 
 
-def test_round_trip_gives_the_same_split(prepared: Path, built, mirror: Path, session_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_gives_the_same_split(prepared: Path, built: Built, mirror: Path, session_data_dir: Path) -> None:
     _, table = built(SETTING)
     loaded = load_prepared(prepared, SETTING)
     assert loaded.feature_names == table.feature_names
@@ -92,7 +96,8 @@ def test_huggingface_datasets_reads_the_parquet_offline(prepared: Path, tmp_path
     script = textwrap.dedent(
         f"""
         import datasets
-        ds = datasets.Dataset.from_parquet({str(prepared / f"{SETTING}.parquet")!r}, cache_dir={str(tmp_path / "cache")!r})
+        path, cache = {str(prepared / f"{SETTING}.parquet")!r}, {str(tmp_path / "cache")!r}
+        ds = datasets.Dataset.from_parquet(path, cache_dir=cache)
         print(ds.num_rows, len(ds.column_names), sum(ds["__label__"]))
         """
     )

@@ -24,7 +24,9 @@ def test_get_dummies_semantics() -> None:
     )
     out = encode(X)
     assert list(out.columns) == sorted(out.columns)
-    assert list(out.columns) == ["colour_blue", "colour_red", "count", "flag", "kind_a", "kind_b", "name_x", "name_y", "zeta"]
+    assert list(out.columns) == [
+        "colour_blue", "colour_red", "count", "flag", "kind_a", "kind_b", "name_x", "name_y", "zeta"
+    ]  # fmt: skip
     assert out.loc[1, ["colour_blue", "colour_red"]].tolist() == [0, 0]  # NaN: no indicator, all zero
     assert out["flag"].tolist() == [1, 0, 1]  # bool stays one column
     assert out["flag"].dtype == np.uint8 and out["colour_red"].dtype == np.uint8

@@ -14,7 +14,10 @@ from fairbench.data.frames import with_group
 from fairbench.data.readers import read_adult, read_bank, read_default_credit, read_student_por, read_us_crime
 from fairbench.data.registry import get_setting
 
-ADULT_ROW = "39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, {label}\n"
+ADULT_ROW = (
+    "39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, "
+    "2174, 0, 40, United-States, {label}\n"
+)
 
 
 def test_adult_puts_test_rows_first_and_strips_the_dot(tmp_path: Path) -> None:
@@ -41,7 +44,8 @@ def test_bank_favourable_is_no_subscription(tmp_path: Path) -> None:
 
 
 def test_default_credit_csv_and_xls_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "c.csv").write_text('"ID","LIMIT_BAL","SEX","PAY_0","default.payment.next.month"\n1,20000,2,2,1\n2,120000.0,1,-1,0\n')
+    header = '"ID","LIMIT_BAL","SEX","PAY_0","default.payment.next.month"'
+    (tmp_path / "c.csv").write_text(header + "\n1,20000,2,2,1\n2,120000.0,1,-1,0\n")
     X_csv, y_csv = read_default_credit({"table": tmp_path / "c.csv"})
     workbook = pd.DataFrame(  # what the UCI workbook gives (header on row 2): floats, spaced label name
         {"ID": [1.0, 2.0], "LIMIT_BAL": [20000.0, 120000.0], "SEX": [2.0, 1.0], "PAY_0": [2.0, -1.0],
@@ -75,7 +79,8 @@ def test_us_crime_names_label_and_group_column(tmp_path: Path) -> None:
         "@relation crime\n@attribute state numeric\n@attribute county numeric\n@attribute communityname string\n"
         "@attribute racepctblack numeric\n@attribute medIncome numeric\n@attribute ViolentCrimesPerPop numeric\n"
     )
-    (tmp_path / "c.data").write_text("8,?,Lakewoodcity,0.02,0.3,0.2\n53,5,NA,0.5,0.1,0.7\n24,?,Tukwilacity,0.06,0.2,0.69\n")
+    rows = ["8,?,Lakewoodcity,0.02,0.3,0.2", "53,5,NA,0.5,0.1,0.7", "24,?,Tukwilacity,0.06,0.2,0.69"]
+    (tmp_path / "c.data").write_text("\n".join(rows) + "\n")
     X, y = read_us_crime({"data": tmp_path / "c.data", "names": tmp_path / "c.names"})
     assert list(X.columns) == ["state", "county", "communityname", "racepctblack", "medincome"]
     assert y.tolist() == [1, 0, 1]  # violentcrimesperpop >= 0.7 is the unfavourable class

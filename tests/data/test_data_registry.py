@@ -114,4 +114,5 @@ def test_group_definitions() -> None:
         True,
         True,
     )
-    assert all(s.group.kind == ("threshold" if s.group.threshold is not None else "categorical") for s in SETTINGS.values())
+    for spec in SETTINGS.values():
+        assert spec.group.kind == ("threshold" if spec.group.threshold is not None else "categorical")
