@@ -60,7 +60,7 @@ def read_default_credit(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, np.nda
     """UCI workbook (header on row 2) or its CSV form, ID order; favourable = **no** default next month."""
     path = Path(paths["table"])
     if path.suffix.lower() == ".xls":
-        frame = _xls_frame(path, header_row=1)
+        frame = _xls_frame(path, header_row=1).dropna(how="all")
     else:
         frame = pd.read_csv(path)
     frame.columns = [str(c).strip().lower().replace(" ", ".") for c in frame.columns]
