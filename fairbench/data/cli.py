@@ -10,7 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from fairbench.data.acquire import fetch, is_cached, resolve_data_dir
+from fairbench.data.acquire import fetch, is_cached, resolve_data_dir, sha256_file
+from fairbench.io import write_json_atomic
 from fairbench.data.errors import DataError
 from fairbench.data.prepared import DEFAULT_PREPARED_DIR, prepare
 from fairbench.data.registry import DATASETS, SETTINGS, get_dataset
@@ -30,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p_fetch = commands.add_parser("fetch", help="download (or copy from the mirror) and verify raw files")
     p_fetch.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(DATASETS)}, or 'all'")
+    p_fetch.add_argument("--manifest", default=None, metavar="FILE",
+                         help="also write a JSON list of the verified files (path, size, sha256)")
     _add_source_options(p_fetch)
     p_fetch.set_defaults(func=_guard(cmd_fetch))
 
@@ -86,10 +89,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch one dataset (or all) and print the verified paths."""
     names = list(DATASETS) if args.dataset == "all" else [get_dataset(args.dataset).name]
+    manifest = []
     for name in names:
         paths = fetch(name, data_dir=args.data_dir, mirror=args.mirror, base_url=args.base_url)
         for role, path in paths.items():
             print(f"{name}\t{role}\t{path}")
+            manifest.append({"dataset": name, "role": role, "path": str(path), "bytes": path.stat().st_size,
+                             "sha256": sha256_file(path)})
+    if args.manifest:
+        write_json_atomic(args.manifest, {"files": manifest})
     return 0
 
 

@@ -1,0 +1,17 @@
+# The paper's tables (Markdown, LaTeX, CSV): main table per protocol, bargaining / alignment,
+# comparisons, paired tests, protocols side by side.
+
+
+rule tables:
+    input:
+        table=rules.aggregate_runs.output.table,
+    output:
+        report(
+            directory(f"{RESULTS}/tables"),
+            patterns=["{name}.md"],
+            category="Tables",
+        ),
+    log:
+        f"{RESULTS}/logs/tables.log",
+    shell:
+        "fairbench report tables --collected {input.table} --out {output} > {log} 2>&1"
