@@ -55,17 +55,23 @@ def cagrad_weights(M: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, int
         w = w_of(t)
         return t - float(np.sqrt(max(w @ m @ w, 0.0)))
 
+    # gap >= 0 at t_hi (no g_w is longer than the longest g_c). Scan down for a sign change:
+    # a geometric scan, because for tiny t the QP (r/t) M dominates b and rounding takes over.
     t_hi = float(np.sqrt(np.max(np.diagonal(m))))
-    t_lo = 1e-12 * t_hi
-    if gap(t_hi) <= 0.0:
-        t_star = t_hi
-    elif gap(t_lo) >= 0.0:
-        t_star = t_lo  # g_w* = 0 (0 is in the hull): only the average remains
-    else:
-        t_star = brentq(gap, t_lo, t_hi, xtol=1e-15 * t_hi, rtol=4 * np.finfo(float).eps)
+    t_star = t_prev = t_hi
+    if gap(t_hi) > 0.0:
+        while True:
+            t = t_prev / 8.0
+            if t < 1e-10 * t_hi:
+                t_star = t  # g_w* = 0: 0 is in the hull and no direction helps; d = g0
+                break
+            if gap(t) < 0.0:
+                t_star = brentq(gap, t, t_prev, xtol=1e-15 * t_hi, rtol=4 * np.finfo(float).eps)
+                break
+            t_prev = t
     w = w_of(t_star)
     gw_norm = float(np.sqrt(max(w @ m @ w, 0.0)))
-    lam = r / gw_norm if gw_norm > 1e-12 * t_hi else 0.0
+    lam = r / gw_norm if gw_norm > 1e-9 * t_hi else 0.0
     return w, mean + lam * w, solves
 
 
