@@ -19,6 +19,7 @@ coercive on the open orthant. Linear independence of the ``g_c`` is not needed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,18 +74,20 @@ class NBSSolution:
 def _fro_norm(m: np.ndarray) -> float:
     """Frobenius norm without under/overflow for tiny or huge entries."""
     peak = float(np.max(np.abs(m)))
+    if 1e-140 < peak < 1e140:
+        return math.sqrt(float(np.vdot(m, m)))
     if peak == 0.0:
         return 0.0
-    return peak * float(np.sqrt(np.sum(np.square(m / peak))))
+    return peak * math.sqrt(float(np.vdot(m / peak, m / peak)))
 
 
 def _failure(k: int, iterations: int, residual: float, scale: float, status: int) -> NBSSolution:
     return NBSSolution(np.ones(k), False, iterations, residual, scale, status)
 
 
-def _objective(a_mat: np.ndarray, a: np.ndarray) -> tuple[float, np.ndarray]:
-    ma = a_mat @ a
-    return 0.5 * float(a @ ma) - float(np.sum(np.log(a))), ma
+def _objective(a: np.ndarray, ma: np.ndarray) -> float:
+    """f(a) = 0.5 a^T M a - sum log a, given ma = M a."""
+    return 0.5 * float(a @ ma) - float(np.sum(np.log(a)))
 
 
 def solve_nbs(
@@ -121,10 +124,8 @@ def solve_nbs(
     m = np.asarray(m, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
         raise ValueError(SHAPE_GRAMIAN_MESSAGE.format(shape=m.shape))
-    if np.isnan(m).any():
-        raise ValueError(NAN_GRAMIAN_MESSAGE)
-    if np.isinf(m).any():
-        raise ValueError(INF_GRAMIAN_MESSAGE)
+    if not np.isfinite(m).all():
+        raise ValueError(NAN_GRAMIAN_MESSAGE if np.isnan(m).any() else INF_GRAMIAN_MESSAGE)
     k = m.shape[0]
     scale = _fro_norm(m)
     if scale == 0.0:
@@ -142,15 +143,15 @@ def solve_nbs(
     abs_mat = np.abs(a_mat) * (4.0 * k * np.finfo(np.float64).eps)
     hess = np.empty_like(a_mat)
     diag_idx = np.diag_indices(k)
-    f, ma = _objective(a_mat, a)
+    ma = a_mat @ a
     for it in range(max_iter + 1):
         r = np.abs(a * ma - 1.0)
         residual = float(r.max())
         if a.max() > max_alpha:
             return _failure(k, it, residual, scale, DIVERGED)
         rounding = a * (abs_mat @ a)
-        if np.all(r <= tol + rounding) and rounding.max() <= _MAX_ROUNDING:
-            return NBSSolution(a / np.sqrt(scale), True, it, residual, scale, CONVERGED)
+        if (residual <= tol or np.all(r <= tol + rounding)) and rounding.max() <= _MAX_ROUNDING:
+            return NBSSolution(a / math.sqrt(scale), True, it, residual, scale, CONVERGED)
         if it == max_iter:
             break
         inv_a = 1.0 / a
@@ -166,19 +167,20 @@ def solve_nbs(
             return _failure(k, it, residual, scale, STALLED)
         if -slope < _QUADRATIC_PHASE:
             a = a + step
-            f, ma = _objective(a_mat, a)
+            ma = a_mat @ a
             continue
         worst = float((step * inv_a).min())  # a + t step > 0  <=>  t * step_c / a_c > -1
         t = 1.0 if worst > -1.0 else 0.99 / -worst
+        f = _objective(a, ma)
         while True:
             a_new = a + t * step
-            f_new, ma_new = _objective(a_mat, a_new)
-            if f_new <= f + 1e-4 * t * slope:
+            ma_new = a_mat @ a_new
+            if _objective(a_new, ma_new) <= f + 1e-4 * t * slope:
                 break
             t *= 0.5
             if t < 1e-12:
                 return _failure(k, it, residual, scale, STALLED)
-        a, f, ma = a_new, f_new, ma_new
+        a, ma = a_new, ma_new
     return _failure(k, max_iter, residual, scale, MAX_ITER)
 
 
@@ -190,9 +192,9 @@ class NashBargaining(Weighting):
     failure (0 in the convex hull of the g's) ``alpha`` is all ones and ``success`` is False,
     the reference implementation's failure signal.
 
-    ``info``: ``residual``, ``scale`` (Frobenius norm of M), ``alpha_mean_normalised`` (mean of the
-    solution for ``M / scale``), ``status`` (0 converged, 1 no solution, 2 diverged, 3 max_iter,
-    4 stalled).
+    ``info``: ``residual``, ``scale`` (Frobenius norm of M), ``status`` (0 converged, 1 no
+    solution, 2 diverged, 3 max_iter, 4 stalled) and, on success, ``alpha_mean_normalised`` (the
+    mean weight for ``M / scale``, which does not depend on the scale of the gradients).
     """
 
     name = "nbs"
@@ -211,10 +213,7 @@ class NashBargaining(Weighting):
         dtype = gramian.dtype if gramian.is_floating_point() else torch.float64
         sol = solve_nbs(gramian, tol=self.tol, max_iter=self.max_iter, max_alpha=self.max_alpha)
         alpha = torch.from_numpy(sol.alpha).to(dtype)
-        info = {
-            "residual": sol.residual,
-            "scale": sol.scale,
-            "alpha_mean_normalised": float(sol.alpha.mean() * np.sqrt(sol.scale)),
-            "status": float(sol.status),
-        }
+        info = {"residual": sol.residual, "scale": sol.scale, "status": float(sol.status)}
+        if sol.success:
+            info["alpha_mean_normalised"] = float(sol.alpha.mean()) * math.sqrt(sol.scale)
         return WeightingResult(alpha=alpha, success=sol.success, iterations=sol.iterations, info=info)
