@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from fairbench.io import write_with_atomic  # noqa: E402
 from fairbench.reports.collect import prefer_experiments  # noqa: E402
 from fairbench.reports.labels import (PAPER_METHODS, method_order, method_style, metric_label,  # noqa: E402
-                                      setting_label, setting_order)
+                                      setting_label, setting_order, split_method)
 from fairbench.reports.selection import select_epochs  # noqa: E402
 from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
 
@@ -56,7 +56,7 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS)
 
 def _stage1_end(runs: pd.DataFrame) -> float | None:
     """Last bargaining epoch of the two-stage runs (None when there is none)."""
-    two_stage = runs[runs["method"].str.startswith("nbs_")]
+    two_stage = runs[runs["method"].map(lambda m: split_method(m)[0] is not None)]
     if two_stage.empty or int(two_stage["stage1_epochs"].max()) <= 0:
         return None
     return float(two_stage["stage1_epochs"].median())
@@ -79,7 +79,8 @@ def _band_plot(ax: plt.Axes, runs: pd.DataFrame, metric: str, methods: Sequence[
 
 def _mark_bargaining(ax: plt.Axes, end: float | None) -> None:
     if end is not None:
-        ax.axvline(end + 0.5, color="black", linestyle=":", linewidth=1.0, label="end of bargaining")
+        ax.axvline(end + 0.5, color="black", linestyle=":", linewidth=1.0,
+                   label=f"end of bargaining (after epoch {end:g})")
 
 
 def _legend_below(fig: Figure, axes: Sequence[plt.Axes], ncol: int = 4) -> None:

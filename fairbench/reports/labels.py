@@ -27,7 +27,8 @@ _DATASET_LABELS = {"adult": "Adult", "bank": "Bank", "default_credit": "Default 
 
 METRIC_LABELS: dict[str, str] = {
     "auc": "Overall AUC", "score_auc": "Score AUC", "group_auc_gap": "Max-gAUCD", "worst_group_auc": "Worst-gAUC",
-    "tpr_gap": "TPRD", "alignment_rate": "Bargaining success (alignment rate)", "nbs_solvable_rate": "NBS solvable rate",
+    "tpr_gap": "TPRD", "alignment_rate": "Bargaining success (alignment rate)",
+    "nbs_solvable_rate": "NBS solvable rate",
 }
 #: Direction of "better" for bolding and Pareto fronts.
 HIGHER_IS_BETTER: dict[str, bool] = {"auc": True, "score_auc": True, "worst_group_auc": True,
@@ -86,7 +87,8 @@ def method_style(method: str) -> dict[str, object]:
 def setting_label(setting: str) -> str:
     """``adult-sex`` -> ``Adult (sex)``."""
     dataset, _, attribute = setting.partition("-")
-    return f"{_DATASET_LABELS.get(dataset, dataset)} ({attribute})" if attribute else _DATASET_LABELS.get(dataset, dataset)
+    name = _DATASET_LABELS.get(dataset, dataset)
+    return f"{name} ({attribute})" if attribute else name
 
 
 def setting_order(settings: Iterable[str]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +14,10 @@ __all__ = ["Cell", "Table", "fmt_mean_std", "fmt_p", "to_latex", "to_markdown", 
 
 SIGNIFICANCE_MARK = "†"
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$"}
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "<": r"\textless{}", ">": r"\textgreater{}"}
+_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$",
+                  "·": r"$\cdot$"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Table:
     legend: list[str]
     data: pd.DataFrame
     group_column: int | None = 0
-    align: str = field(default="")
+    align: str = ""
 
     def _display_rows(self) -> list[tuple[bool, list[Cell]]]:
         """Rows with repeated group values blanked; the flag is True at the start of a new group."""

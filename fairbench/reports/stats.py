@@ -117,7 +117,8 @@ def paired_tests(selected: pd.DataFrame, metrics: Sequence[str], *, test: str = 
     """Every NBS variant vs its counterpart, per (experiment, protocol, setting, T, validation rows)
     and metric, seeds paired by seed number; ``p_holm`` is Holm-corrected within each
     (experiment, protocol, metric) family and ``significant`` is ``p_holm < level``."""
-    columns = ["experiment", "protocol", "setting", "bargain_epochs", "val_per_cell", "metric", "method", "baseline", "n", "mean_diff",
+    columns = ["experiment", "protocol", "setting", "bargain_epochs", "val_per_cell", "metric", "method", "baseline",
+               "n", "mean_diff",
                "statistic", "p_value", "p_holm", "significant", "test", "note"]
     rows = []
     context = ["experiment", "protocol", "setting", "bargain_epochs", "val_per_cell"]

@@ -165,7 +165,8 @@ def synthetic_figure(out_dir: str | Path, *, n_starts: int = 10, steps: int = 12
         plt.Line2D([], [], color="grey", marker="o", linestyle="", label="start"),
         plt.Line2D([], [], color="grey", marker="*", markersize=9, linestyle="", label="end"),
         plt.Line2D([], [], color=_COLOURS["nbs"], label="continuous NBS"),
-        plt.Line2D([], [], color="#17becf", linestyle="--", label=f"two-stage: NBS for {switch_after} steps, then mean"),
+        plt.Line2D([], [], color="#17becf", linestyle="--",
+                   label=f"two-stage: NBS for {switch_after} steps, then mean"),
         plt.Line2D([], [], color="#0b5563", marker="x", linestyle="", label="switch to stage 2"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False, fontsize=9)

@@ -15,7 +15,7 @@ import pandas as pd
 from fairbench.io import write_text_atomic, write_with_atomic
 from fairbench.reports.collect import failed_runs, prefer_experiments
 from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, method_label, method_order, metric_label,
-                                      setting_label, setting_order)
+                                      setting_label, setting_order, split_method)
 from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_mean_std, fmt_p, write_table
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.stats import NBS_PAIRS, paired_tests, summarise
@@ -102,7 +102,8 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
                 if ("mean", metric) not in block:
                     row.append(Cell("–"))
                     continue
-                stats = {s: float(block.loc[(setting, method), (s, metric)]) for s in ("mean", "std", "n", "ci_low", "ci_high")}
+                stats = {s: float(block.loc[(setting, method), (s, metric)])
+                         for s in ("mean", "std", "n", "ci_low", "ci_high")}
                 is_bold = bool(bold[metric].loc[(setting, method)])
                 mark = SIGNIFICANCE_MARK if (setting, method, metric) in marks else ""
                 row.append(Cell(fmt_mean_std(stats["mean"], stats["std"]), bold=is_bold, mark=mark))
@@ -164,7 +165,7 @@ def _stage1_rows(frame: pd.DataFrame, window: int) -> pd.DataFrame:
     methods, and the same epoch range (1..min(stage1_epochs, window)) for one-stage ones."""
     limit = np.minimum(frame["stage1_epochs"], window)
     in_range = frame["epoch"] <= limit
-    two_stage = frame["method"].str.startswith("nbs_").to_numpy()
+    two_stage = frame["method"].map(lambda m: split_method(m)[0] is not None).to_numpy()
     stage = frame["stage"] if "stage" in frame else pd.Series(np.nan, index=frame.index)
     return frame[in_range & (~two_stage | (stage == 1))]
 
@@ -203,10 +204,10 @@ def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNME
             rows.append(row)
             records.append(record)
     legend = [f"Per run, the mean over the first min(stage-1 epochs, {window}) epochs (column 'Epochs'): epochs "
-              "with stage = 1 for NBS methods, the same range for one-stage ones; then mean ± std (ddof=1) over "
-              f"{_seed_note(sub)}.",
-              "Alignment: share of batches whose direction improves every cell to first order (<d, g_c> > 0 "
-              "for all c); applied: the same test on the clipped, normalised weights.",
+              "with stage = 1 for NBS and other two-stage methods, the same range for one-stage ones; then "
+              f"mean ± std (ddof=1) over {_seed_note(sub)}.",
+              "Alignment: share of batches whose direction improves every cell to first order (d · g_c > 0 "
+              "for every cell c); applied: the same test on the clipped, normalised weights.",
               "NBS solvable: share of batches where a Nash bargaining solution exists (failure rate = 1 - "
               "solvable); for one-stage methods a probe solver checks the same batches."]
     return Table(name=f"alignment_{protocol}", title=f"Bargaining success in stage 1, {protocol} protocol",
@@ -257,7 +258,8 @@ def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN
                 for protocol in protocols:
                     hit = summary[(summary["setting"] == setting) & (summary["method"] == method)
                                   & (summary["protocol"] == protocol) & (summary["metric"] == metric)]
-                    mean, std = (float(hit["mean"].iloc[0]), float(hit["std"].iloc[0])) if len(hit) else (np.nan, np.nan)
+                    mean, std = ((float(hit["mean"].iloc[0]), float(hit["std"].iloc[0])) if len(hit)
+                                 else (np.nan, np.nan))
                     row.append(Cell(fmt_mean_std(mean, std)))
                     record.update({f"{metric}_{protocol}_mean": mean, f"{metric}_{protocol}_std": std})
             rows.append(row)
