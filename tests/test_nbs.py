@@ -198,3 +198,11 @@ def test_max_iter_exhaustion_is_a_failure() -> None:
     sol = solve_nbs(M, max_iter=1, tol=1e-300)
     assert not sol.success
     np.testing.assert_array_equal(sol.alpha, np.ones(len(M)))
+
+
+@pytest.mark.parametrize("family", sorted(IN_HULL))
+def test_failure_does_not_rely_on_the_divergence_threshold(family: str) -> None:
+    """Even with max_alpha out of the way, rounding never passes for a converged solution."""
+    for seed in range(10):
+        sol = solve_nbs(gramian(IN_HULL[family](seed)), max_alpha=1e300)
+        assert not sol.success
