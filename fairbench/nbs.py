@@ -108,15 +108,16 @@ def solve_nbs(
     ``alpha = a / sqrt(s)``.
 
     Converged when ``|a_c (M' a)_c - 1| <= tol + 4 K eps a_c (|M'| a)_c`` for every c: within
-    ``tol``, or within the rounding error of evaluating ``M' a`` (which dominates only in
-    near-degenerate problems, where the weights are huge; an allowance above 1e-3 is refused).
-    An accepted iterate thus certifies ``<d, g_c> > 0`` for every cell. Failure (``success=False``, ``alpha``
-    all ones) when no positive solution exists: M == 0, a zero cell gradient, ``f`` unbounded
-    along the start direction, or an iterate exceeding ``max_alpha`` in normalised units. The
-    last means 0 lies within about ``sqrt(K) / max_alpha`` of the hull of the normalised
-    gradients, i.e. 0 is in the hull up to the precision of a Gramian computed from single-
-    precision gradients. Also a failure: ``max_iter`` steps without convergence, or a stalled
-    line search.
+    ``tol``, or within the rounding error of evaluating ``M' a`` (this matters only for
+    near-degenerate problems with huge weights; an allowance above 1e-3 is refused). An accepted
+    iterate thus certifies ``<d, g_c> > 0`` for every cell, since some cell has
+    ``a_c (M' a)_c <= 0`` whenever 0 is in the hull.
+
+    Failure (``success=False``, ``alpha`` all ones, ``status`` says why): M == 0 or a zero cell
+    gradient (no solution); an iterate above ``max_alpha`` in normalised units (0 then lies
+    within ``sqrt(K) / max_alpha`` of the hull of the normalised gradients, comparable to the
+    rounding error of single-precision gradients); ``max_iter`` steps without convergence; or a
+    stalled line search.
 
     Raises ``ValueError`` for a non-square M or NaN / infinite entries.
     """

@@ -68,8 +68,9 @@ def test_simplex_qp_matches_slsqp_with_a_linear_term() -> None:
         Q, q = G @ G.T, G @ rng.standard_normal(4)  # q in the range of Q
         w, _ = solve_simplex_qp(Q, q)
         obj = lambda x: 0.5 * x @ Q @ x + q @ x  # noqa: E731
+        simplex = {"type": "eq", "fun": lambda x: x.sum() - 1}
         ref = minimize(obj, np.full(6, 1 / 6), bounds=[(0, 1)] * 6, method="SLSQP",
-                       constraints={"type": "eq", "fun": lambda x: x.sum() - 1}, options={"ftol": 1e-14})
+                       constraints=simplex, options={"ftol": 1e-14})
         assert obj(w) <= ref.fun + 1e-10
         assert np.all(w >= 0) and w.sum() == pytest.approx(1.0)
 
@@ -129,7 +130,8 @@ def test_pcgrad_is_deterministic_given_the_generator_and_uses_it() -> None:
     same = [weights(PCGrad(), G, generator=torch.Generator().manual_seed(7)) for _ in range(2)]
     np.testing.assert_array_equal(same[0], same[1])
     np.testing.assert_array_equal(weights(PCGrad(), G), weights(PCGrad(), G))
-    results = {tuple(weights(PCGrad(), G, generator=torch.Generator().manual_seed(s))) for s in range(10)}
+    seeded = [weights(PCGrad(), G, generator=torch.Generator().manual_seed(s)) for s in range(10)]
+    results = {tuple(alpha) for alpha in seeded}
     assert len(results) > 1  # the order matters, so the generator is really used
 
 
@@ -138,7 +140,8 @@ def test_pcgrad_is_deterministic_given_the_generator_and_uses_it() -> None:
 
 def cagrad_objective(w: np.ndarray, M: np.ndarray, c: float) -> float:
     k = len(M)
-    return w @ M @ np.full(k, 1 / k) + c * np.sqrt(max(M.sum(), 0.0) / k**2) * np.sqrt(max(w @ M @ w, 0.0))
+    g0_norm = np.sqrt(max(M.sum(), 0.0)) / k
+    return w @ M @ np.full(k, 1 / k) + c * g0_norm * np.sqrt(max(w @ M @ w, 0.0))
 
 
 def test_cagrad_with_zero_radius_is_the_mean() -> None:
@@ -209,10 +212,12 @@ def test_imtl_g_reports_a_singular_system() -> None:
     d = result.alpha.numpy() @ G
     projections = G @ d / np.linalg.norm(G, axis=1)
     np.testing.assert_allclose(projections, projections[0], rtol=1e-8)
-    assert IMTLG()(torch.from_numpy(solvable_correlated(0) @ solvable_correlated(0).T)).info["singular"] == 0.0
+    regular = solvable_correlated(0)
+    assert IMTLG()(torch.from_numpy(regular @ regular.T)).info["singular"] == 0.0
 
 
 def test_hull_oracle_is_consistent_with_mgda() -> None:
     for family in (*SOLVABLE.values(), *IN_HULL.values()):
         G = family(11)
-        assert (MGDA()(torch.from_numpy(G @ G.T)).info["min_norm_sq"] <= 1e-12 * np.abs(G @ G.T).max()) == zero_in_hull(G)
+        min_norm_sq = MGDA()(torch.from_numpy(G @ G.T)).info["min_norm_sq"]
+        assert (min_norm_sq <= 1e-12 * np.abs(G @ G.T).max()) == zero_in_hull(G)

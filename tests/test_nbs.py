@@ -54,7 +54,8 @@ def test_direction_conflicts_with_no_cell(family: str, seed: int) -> None:
     utilities = G @ d
     assert torch.all(utilities > 0)
     # <d, g_c> = 1 / alpha_c exactly at the bargaining solution.
-    torch.testing.assert_close(utilities * result.alpha, torch.ones(len(G), dtype=G.dtype), rtol=0, atol=1e-8)
+    ones = torch.ones(len(G), dtype=G.dtype)
+    torch.testing.assert_close(utilities * result.alpha, ones, rtol=0, atol=1e-8)
 
 
 @given(seed=SEEDS)
@@ -76,7 +77,8 @@ def test_scaling_the_gramian_scales_alpha_by_inverse_sqrt(seed: int, log_scale: 
     np.testing.assert_allclose(scaled.alpha, base.alpha / np.sqrt(s), rtol=1e-9)
     w = NashBargaining()
     info_base, info_scaled = w(torch.from_numpy(M)).info, w(torch.from_numpy(s * M)).info
-    assert info_scaled["alpha_mean_normalised"] == pytest.approx(info_base["alpha_mean_normalised"], rel=1e-9)
+    mean_base = info_base["alpha_mean_normalised"]
+    assert info_scaled["alpha_mean_normalised"] == pytest.approx(mean_base, rel=1e-9)
     assert info_scaled["scale"] == pytest.approx(s * info_base["scale"], rel=1e-12)
 
 
@@ -104,7 +106,8 @@ def test_success_exactly_when_zero_is_outside_the_hull(seed: int) -> None:
     """Overcomplete Gaussian rows (K > B): either case happens; the LP oracle decides."""
     r = np.random.default_rng(seed)
     b = int(r.integers(1, 5))
-    G = r.standard_normal((int(r.integers(b + 1, 3 * b + 3)), b)) + r.uniform(0, 1.5) * r.standard_normal(b)
+    k = int(r.integers(b + 1, 3 * b + 3))
+    G = r.standard_normal((k, b)) + r.uniform(0, 1.5) * r.standard_normal(b)
     sol = solve_nbs(gramian(G))
     assert sol.success == (not zero_in_hull(G))
     if sol.success:
