@@ -35,6 +35,20 @@ def test_tables_from_a_root_and_from_run_files(tmp_path: Path, capsys: pytest.Ca
     assert "the last epoch" in (tmp_path / "b" / "main_paper.md").read_text()
 
 
+def test_collect_then_tables_and_figures_from_the_parquet_table(tmp_path: Path) -> None:
+    paths = write_grid(tmp_path / "runs", settings=["adult-sex"], methods=["ltr", "nbs_ltr"], protocols=["standard"],
+                       seeds=range(3), epochs=4)
+    bad = write_run(tmp_path / "runs", method="ltr", seed=5, status="failed", epochs=4)
+    table = tmp_path / "agg" / "runs.parquet"
+    assert _run(["report", "collect", "--runs", *map(str, [*paths, bad]), "--out", str(table)]) == 0
+    assert _run(["report", "tables", "--collected", str(table), "--out", str(tmp_path / "t")]) == 0
+    assert "Failed or unfinished runs (excluded): 1" in (tmp_path / "t" / "index.md").read_text()
+    assert _run(["report", "figures", "--collected", str(table), "--out", str(tmp_path / "f")]) == 0
+    assert (tmp_path / "f" / "alignment_standard_adult-sex.png").exists()
+    with pytest.raises(SystemExit):  # collect reads run folders only
+        _parser().parse_args(["report", "collect", "--collected", str(table), "--out", str(table)])
+
+
 def test_figures_command(tmp_path: Path) -> None:
     write_grid(tmp_path / "runs", settings=["titanic-sex"], methods=["erm", "nbs_ltr"], protocols=["standard"],
                seeds=range(2), epochs=4)

@@ -6,9 +6,11 @@ import json
 import logging
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from fairbench.reports.collect import collect_runs, failed_runs, find_run_files, prefer_experiments
+from fairbench.reports.collect import (collect_runs, failed_runs, find_run_files, prefer_experiments, read_collected,
+                                       write_collected)
 from tests.test_reports_fixtures import write_run
 
 
@@ -64,17 +66,31 @@ def test_explicit_paths_and_root_give_the_same_table(tmp_path: Path) -> None:
     assert find_run_files(paths[:1]) == [paths[0]]
 
 
-def test_experiment_from_folder_from_hyperparameters_or_caller(tmp_path: Path) -> None:
-    write_run(tmp_path / "a", experiment_dir="ablation_val", bargain_epochs=15, val_per_cell=3)
+def test_experiment_from_the_layout_from_hyperparameters_or_caller(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", experiment_dir="my_study", bargain_epochs=15, val_per_cell=3)
     write_run(tmp_path / "b", experiment_dir=None, bargain_epochs=5)  # adult-sex reference T is 15
     write_run(tmp_path / "c", experiment_dir=None, bargain_epochs=15, val_per_cell=7)
     write_run(tmp_path / "d", experiment_dir=None, bargain_epochs=15, val_per_cell=3)
     frame = collect_runs(tmp_path).drop_duplicates("run_dir")
     label = dict(zip(frame["run_dir"].map(lambda p: Path(p).relative_to(tmp_path).parts[0]), frame["experiment"]))
-    assert label == {"a": "ablation_val", "b": "ablation_T", "c": "ablation_val", "d": "main"}
+    assert label == {"a": "my_study", "b": "ablation_T", "c": "ablation_val", "d": "main"}
     assert set(collect_runs([tmp_path / "a", tmp_path / "b"], experiment="custom")["experiment"]) == {"custom"}
     with pytest.raises(ValueError, match="same configuration"):  # a and d differ only in their label
         collect_runs(tmp_path, experiment="custom")
+
+
+def test_collected_table_round_trips_through_parquet(tmp_path: Path) -> None:
+    write_run(tmp_path / "runs", seed=0)
+    write_run(tmp_path / "runs", seed=1, status="failed")
+    frame = collect_runs(tmp_path / "runs")
+    path = write_collected(frame, tmp_path / "runs.parquet")
+    back = read_collected(path)
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    assert failed_runs(back)["seed"].tolist() == [1]
+    with pytest.raises(ValueError, match="Parquet"):
+        write_collected(frame, tmp_path / "runs.csv")
+    with pytest.raises(FileNotFoundError, match="report collect"):
+        read_collected(tmp_path / "none.parquet")
 
 
 def test_the_same_configuration_twice_is_refused(tmp_path: Path) -> None:

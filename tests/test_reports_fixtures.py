@@ -72,10 +72,14 @@ def write_run(root: Path, *, setting: str = "adult-sex", method: str = "erm", se
               status: str = "complete", experiment_dir: str | None = "main", effect: float = 0.0,
               noise: float = 0.01, overrides: Mapping[str, Sequence[float]] | None = None,
               write_metrics: bool = True) -> Path:
-    """Write one run folder and return its run.json path."""
-    parts = [p for p in (experiment_dir, protocol, setting, method,
-                         f"T{bargain_epochs}-v{val_per_cell}-seed{seed}") if p]
-    folder = Path(root).joinpath(*parts)
+    """Write one run folder and return its run.json path: the workflow's layout
+    ``<experiment>/<protocol>/<setting>/<method>/<variant>/seed<k>``, or one flat folder when
+    ``experiment_dir`` is None."""
+    variant = f"T{bargain_epochs}-k{val_per_cell}"
+    if experiment_dir is None:
+        folder = Path(root) / f"{protocol}-{setting}-{method}-{variant}-seed{seed}"
+    else:
+        folder = Path(root) / experiment_dir / protocol / setting / method / variant / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     hparams = {"lr": 1e-3, "dropout": 0.2, "batch_size": 512, "epochs": epochs, "bargain_epochs": bargain_epochs,
                "val_per_cell": val_per_cell}

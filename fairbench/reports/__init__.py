@@ -4,6 +4,7 @@ write tables and figures (method.md §5-6, §9). The same functions back ``fairb
 Typical use::
 
     frame = collect_runs("results/runs")           # one row per (run, epoch); failed runs listed apart
+    write_collected(frame, "runs.parquet")         # ... and read_collected("runs.parquet")
     write_tables(frame, "results/tables")          # Markdown + LaTeX + CSV
     write_figures(frame, "results/figures")        # PNG + PDF
     synthetic_figure("results/figures")            # the 2-D aggregator illustration
@@ -17,6 +18,7 @@ import importlib
 
 _EXPORTS: dict[str, str] = {
     "collect_runs": "collect", "failed_runs": "collect", "find_run_files": "collect",
+    "read_collected": "collect", "write_collected": "collect",
     "SELECTION_RULES": "selection", "select_epochs": "selection",
     "NBS_PAIRS": "stats", "describe": "stats", "holm_bonferroni": "stats", "paired_test": "stats",
     "paired_tests": "stats", "summarise": "stats",

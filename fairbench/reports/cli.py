@@ -1,36 +1,61 @@
-"""``fairbench report`` commands: ``tables``, ``figures`` (from run folders) and ``synthetic``."""
+"""``fairbench report`` commands: ``collect`` (run folders -> one Parquet table), ``tables`` and
+``figures`` (from run folders or that table), and ``synthetic``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fairbench.reports.selection import SELECTION_RULES
 from fairbench.reports.stats import TESTS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["register"]
 
 
-def _add_run_inputs(p: argparse.ArgumentParser) -> None:
+def _add_run_inputs(p: argparse.ArgumentParser, *, collected: bool = True) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--runs", nargs="+", metavar="RUN_JSON", help="run.json files or run folders")
     source.add_argument("--root", metavar="DIR", help="folder searched recursively for run.json")
+    if collected:
+        source.add_argument("--collected", metavar="PARQUET", help="table written by `fairbench report collect`")
     p.add_argument("--experiment", default=None,
-                   help="experiment label for every run (default: from the folder names or hyper-parameters)")
+                   help="experiment label for every run (default: the folder above <protocol>/<setting>/<method>, "
+                        "else from the hyper-parameters)")
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--selection", default=None, choices=SELECTION_RULES,
                    help="epoch selection for every run (default: each protocol's own rule)")
 
 
-def _collect(args: argparse.Namespace):  # noqa: ANN202
-    from fairbench.reports.collect import collect_runs, failed_runs
+def _collect(args: argparse.Namespace) -> pd.DataFrame:
+    from fairbench.reports.collect import collect_runs, failed_runs, read_collected
 
-    frame = collect_runs(args.runs if args.runs else args.root, experiment=args.experiment)
+    if getattr(args, "collected", None):
+        frame = read_collected(args.collected)
+        if args.experiment:
+            frame["experiment"] = args.experiment
+    else:
+        frame = collect_runs(args.runs if args.runs else args.root, experiment=args.experiment)
     failed = failed_runs(frame)
     if len(failed):
         print(f"fairbench report: excluded {len(failed)} failed or unfinished run(s):")
         for row in failed.itertuples():
             print(f"  {row.run_dir} ({row.status}: {row.error})")
     return frame
+
+
+def _run_collect(args: argparse.Namespace) -> int:
+    from fairbench.reports.collect import write_collected
+
+    frame = _collect(args)
+    write_collected(frame, args.out)
+    print(f"wrote {frame['run_dir'].nunique()} runs ({len(frame)} epoch rows) to {args.out}")
+    return 0
 
 
 def _run_tables(args: argparse.Namespace) -> int:
@@ -63,14 +88,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser("report", help="tables and figures from finished runs",
                                    description="Tables and figures from run folders (run.json + metrics.csv).")
     sub = report.add_subparsers(dest="report_command", required=True)
+    p = sub.add_parser("collect", help="run folders -> one long Parquet table (one row per run and epoch)")
+    _add_run_inputs(p, collected=False)
+    p.add_argument("--out", required=True, help="output .parquet file")
+    p.set_defaults(func=_run_collect)
     p = sub.add_parser("tables", help="main, alignment, comparisons, paired-tests and protocols tables "
                                       "(Markdown, LaTeX, CSV)")
     _add_run_inputs(p)
+    _add_selection(p)
     p.add_argument("--out", default="results/tables", help="output folder (default: results/tables)")
     p.add_argument("--test", default="t", choices=TESTS, help="paired test: t (default) or wilcoxon")
     p.set_defaults(func=_run_tables)
     p = sub.add_parser("figures", help="learning curves, bargaining success, trade-off and ablation figures")
     _add_run_inputs(p)
+    _add_selection(p)
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.set_defaults(func=_run_figures)
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")

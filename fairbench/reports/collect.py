@@ -16,15 +16,17 @@ from typing import Any
 import pandas as pd
 
 from fairbench.hparams import REFERENCE_HYPERPARAMS
+from fairbench.io import write_with_atomic
 
 __all__ = [
     "CONFIG_COLUMNS",
-    "KNOWN_EXPERIMENTS",
     "collect_runs",
     "derive_experiment",
     "failed_runs",
     "find_run_files",
     "prefer_experiments",
+    "read_collected",
+    "write_collected",
 ]
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,6 @@ NO_COMPLETE_RUNS_MESSAGE = "none of the {n} runs is complete (failed or unfinish
 BAD_RUN_MESSAGE = "{path}: not a run (expected run.json with a 'config' and a 'status')"
 DUPLICATE_MESSAGE = ("two runs with the same configuration in experiment {experiment!r}: {a} and {b}; "
                      "remove one so that no seed counts twice")
-
-#: Labels recognised in run paths (a folder with one of these names sets the experiment).
-KNOWN_EXPERIMENTS: tuple[str, ...] = ("main", "comparisons", "ablation_T", "ablation_val")
 
 #: Configuration columns added to every metrics row (``run_dir`` identifies the run).
 CONFIG_COLUMNS: tuple[str, ...] = (
@@ -71,12 +70,18 @@ def find_run_files(paths_or_root: str | Path | Iterable[str | Path]) -> list[Pat
 
 
 def derive_experiment(run_json: Path, config: dict[str, Any]) -> str:
-    """Experiment label of a run: the nearest enclosing folder named in :data:`KNOWN_EXPERIMENTS`;
-    otherwise ``"ablation_T"`` / ``"ablation_val"`` when T or the validation rows per cell differ from
-    the reference values of the setting (method.md §7), else ``"main"``."""
-    for part in reversed(run_json.parent.parts):
-        if part in KNOWN_EXPERIMENTS:
-            return part
+    """Experiment label of a run.
+
+    Runs laid out as ``<experiment>/<protocol>/<setting>/<method>/...`` (the workflow's layout) take
+    the folder just above their protocol, setting and method folders. Other runs are labelled
+    ``"ablation_T"`` / ``"ablation_val"`` when T or the validation rows per cell differ from the
+    reference values of the setting (method.md §7), else ``"main"``.
+    """
+    parts = run_json.parent.parts
+    names = [config.get("protocol", {}).get("name"), config.get("setting"), config.get("method")]
+    for i in range(len(parts) - 4, -1, -1):
+        if list(parts[i + 1:i + 4]) == names:
+            return parts[i]
     hp, reference = config.get("hparams", {}), REFERENCE_HYPERPARAMS.get(config.get("setting", ""))
     if reference is not None:
         if hp.get("bargain_epochs", reference.bargain_epochs) != reference.bargain_epochs:
@@ -168,6 +173,28 @@ def _check_duplicates(frame: pd.DataFrame) -> None:
         same = dup[(dup[[*CONFIG_KEYS, "seed"]] == first[[*CONFIG_KEYS, "seed"]]).all(axis=1)]
         raise ValueError(DUPLICATE_MESSAGE.format(experiment=first["experiment"], a=same["run_dir"].iloc[0],
                                                   b=same["run_dir"].iloc[1]))
+
+
+def write_collected(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Save :func:`collect_runs`'s table as Parquet (atomically); the failed-run list travels in its
+    metadata (``attrs``), so :func:`read_collected` gives back the same table."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        raise ValueError(f"{path}: the collected table is written as Parquet; use a .parquet name")
+    write_with_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return path
+
+
+def read_collected(path: str | Path) -> pd.DataFrame:
+    """Load a table written by :func:`write_collected`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no collected runs table (make it with `fairbench report collect`)")
+    frame = pd.read_parquet(path)
+    missing = [c for c in CONFIG_COLUMNS if c not in frame.columns]
+    if missing or "epoch" not in frame.columns:
+        raise ValueError(f"{path}: not a collected runs table (missing columns {missing or ['epoch']})")
+    return frame
 
 
 def failed_runs(frame: pd.DataFrame) -> pd.DataFrame:

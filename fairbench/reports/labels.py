@@ -22,7 +22,7 @@ _OBJECTIVE_LABELS = {"ltr": "LtR", "forml": "FORML", "meta_gdro": "Meta-gDRO"}
 _AGGREGATOR_LABELS = {"nbs": "NBS", "mgda": "MGDA", "pcgrad": "PCGrad", "cagrad": "CAGrad", "imtl_g": "IMTL-G",
                       "mean": "Mean"}
 _BASELINE_LABELS = {"erm": "ERM", "dro": "DRO", "group_dro": "Group DRO", "reweighing": "Reweighing"}
-_DATASET_LABELS = {"adult": "Adult", "bank": "Bank", "default_credit": "Default credit", "student_por": "Student (por)",
+_DATASET_LABELS = {"adult": "Adult", "bank": "Bank", "default_credit": "Default credit", "student_por": "Student-por",
                    "titanic": "Titanic", "us_crime": "US crime"}
 
 METRIC_LABELS: dict[str, str] = {

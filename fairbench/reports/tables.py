@@ -215,29 +215,41 @@ def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNME
                  data=pd.DataFrame(records))
 
 
+def _experiment_label(row: pd.Series) -> str:
+    """``main``; ablations also name their T and validation rows per cell (k)."""
+    if row["experiment"] in MAIN_EXPERIMENTS:
+        return str(row["experiment"])
+    T = "all" if row["bargain_epochs"] >= 1000 else str(int(row["bargain_epochs"]))  # T beyond any run length
+    return f"{row['experiment']} (T={T}, k={int(row['val_per_cell'])})"
+
+
 def paired_tests_table(tests: pd.DataFrame) -> Table:
-    """Raw and Holm-corrected p-values of every NBS-vs-one-stage paired test."""
+    """Raw and Holm-corrected p-values of every NBS-vs-one-stage paired test (all experiments)."""
     if tests.empty:
         raise MissingInputError("no paired tests: need an NBS variant and its one-stage counterpart "
                                 f"({', '.join(f'{a}/{b}' for a, b in NBS_PAIRS.items())}) in one setting")
     order = {m: i for i, m in enumerate(NBS_PAIRS)}
-    data = tests.assign(_s=tests["setting"].map({s: i for i, s in enumerate(setting_order(tests["setting"]))}),
-                        _m=tests["method"].map(order)).sort_values(["experiment", "protocol", "metric", "_s", "_m"])
-    data = data.drop(columns=["_s", "_m"]).reset_index(drop=True)
+    settings = {s: i for i, s in enumerate(setting_order(tests["setting"]))}
+    data = tests.assign(_e=tests["experiment"].map(lambda e: (e not in MAIN_EXPERIMENTS, e)),
+                        _s=tests["setting"].map(settings), _m=tests["method"].map(order))
+    data = data.sort_values(["_e", "bargain_epochs", "val_per_cell", "protocol", "metric", "_s", "_m"])
+    data = data.drop(columns=["_e", "_s", "_m"]).reset_index(drop=True)
     rows = []
     for _, r in data.iterrows():
-        rows.append([Cell(str(r["protocol"])), Cell(metric_label(r["metric"])), Cell(setting_label(r["setting"])),
+        rows.append([Cell(_experiment_label(r)), Cell(str(r["protocol"])), Cell(metric_label(r["metric"])),
+                     Cell(setting_label(r["setting"])),
                      Cell(f"{method_label(r['method'])} vs {method_label(r['baseline'])}"), Cell(str(int(r["n"]))),
                      Cell("–" if np.isnan(r["mean_diff"]) else f"{r['mean_diff']:+.4f}"), Cell(fmt_p(r["p_value"])),
                      Cell(fmt_p(r["p_holm"]), bold=bool(r["significant"]),
                           mark=SIGNIFICANCE_MARK if r["significant"] else ""),
                      Cell(str(r["note"]))])
     legend = [f"Paired {_test_name(data)} over seeds (paired by seed); difference = NBS variant - one-stage.",
-              "Holm-Bonferroni correction within each (protocol, metric) family; "
+              "Holm-Bonferroni correction within each (experiment, protocol, metric) family; "
               f"{SIGNIFICANCE_MARK} and bold: corrected p < 0.05. '–': no test (see note)."]
     return Table(name="paired_tests", title="NBS variants vs their one-stage counterparts",
-                 header=["Protocol", "Metric", "Setting", "Comparison", "n", "Mean diff.", "p", "p (Holm)", "Note"],
-                 rows=rows, legend=legend, data=data, align="lllcccccl")
+                 header=["Experiment", "Protocol", "Metric", "Setting", "Comparison", "n", "Mean diff.", "p",
+                         "p (Holm)", "Note"],
+                 rows=rows, legend=legend, data=data, align="llllcccccl")
 
 
 def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
@@ -304,7 +316,7 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
         attempt(f"main_{protocol}", lambda p=protocol: main_table(selected, p, tests=tests, experiments=experiments))
         attempt(f"alignment_{protocol}", lambda p=protocol: alignment_table(frame, p, experiments=experiments))
     attempt("comparisons", lambda: comparisons_table(selected, experiments=experiments))
-    attempt("paired_tests", lambda: paired_tests_table(tests[tests["experiment"].isin(list(experiments))]))
+    attempt("paired_tests", lambda: paired_tests_table(tests))
     attempt("protocols", lambda: protocols_table(selected, experiments=experiments))
     summary = summarise(selected, [m for m in selected.columns if m in HIGHER_IS_BETTER])
     failed = failed_runs(frame)
