@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
 
 from baselines.mgda import solve_simplex_qp
 from fairbench.aggregation import Weighting, WeightingResult, check_gramian
@@ -66,6 +65,8 @@ def cagrad_weights(M: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, int
                 t_star = t  # g_w* = 0: 0 is in the hull and no direction helps; d = g0
                 break
             if gap(t) < 0.0:
+                from scipy.optimize import brentq  # imported here: scipy.optimize costs ~0.4 s
+
                 t_star = brentq(gap, t, t_prev, xtol=1e-15 * t_hi, rtol=4 * np.finfo(float).eps)
                 break
             t_prev = t

@@ -36,6 +36,7 @@ class DropoutMasks(NamedTuple):
 
 
 NO_DROPOUT = DropoutMasks(None, None)
+_RESOLUTION = 2**24
 
 
 def init_mlp(n_features: int, *, generator: torch.Generator | None = None,
@@ -56,12 +57,18 @@ def init_mlp(n_features: int, *, generator: torch.Generator | None = None,
 
 def draw_dropout_masks(batch_size: int, p: float, generator: torch.Generator,
                        hidden: tuple[int, int] = HIDDEN_SIZES) -> DropoutMasks:
-    """Draw one training-mode dropout mask per hidden layer (inverted dropout, keep prob ``1 - p``)."""
+    """Draw one training-mode dropout mask per hidden layer (inverted dropout, keep prob ``1 - p``).
+
+    Units are kept when a uniform 24-bit integer falls below ``(1 - p) * 2**24`` (exact to 2**-24,
+    about twice as fast on the CPU as ``torch.bernoulli``).
+    """
     if p <= 0.0:
         return NO_DROPOUT
     keep = 1.0 - p
+    threshold = round(keep * _RESOLUTION)
     masks = [
-        torch.bernoulli(torch.full((batch_size, width), keep), generator=generator).div_(keep)
+        (torch.randint(0, _RESOLUTION, (batch_size, width), generator=generator, dtype=torch.int32) < threshold)
+        .to(torch.float32).mul_(1.0 / keep)
         for width in hidden
     ]
     return DropoutMasks(*masks)
