@@ -22,6 +22,8 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
+        # every run is a target too, so that a deleted run is trained again (and what depends on it)
+        run_files(JOBS, "metrics.csv"),
         rules.tables.output,
         rules.figures.output,
         rules.synthetic_figure.output,

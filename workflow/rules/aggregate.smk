@@ -9,5 +9,7 @@ rule aggregate_runs:
         table=f"{RESULTS}/aggregate/runs.parquet",
     log:
         f"{RESULTS}/logs/aggregate.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench report collect --runs {input.runs} --out {output.table} > {log} 2>&1"

@@ -1,3 +1,5 @@
+import os
+
 # Shared helpers: which runs exist, and where their files go.
 from fairbench.data.registry import get_setting
 from fairbench.workflow_config import job_hyperparams

@@ -6,10 +6,12 @@ rule fetch_dataset:
     output:
         manifest=f"{RESULTS}/raw/{{dataset}}.manifest.json",
     params:
-        data_dir=f"{RESULTS}/raw",
+        data_dir=lambda wc, output: os.path.dirname(output.manifest),
         mirror=mirror_option(),
     log:
         f"{RESULTS}/logs/fetch/{{dataset}}.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench data fetch {wildcards.dataset} --data-dir {params.data_dir} {params.mirror} "
         "--manifest {output.manifest} > {log} 2>&1"
@@ -22,13 +24,15 @@ rule prepare_setting:
         table=f"{RESULTS}/prepared/{{setting}}.parquet",
         meta=f"{RESULTS}/prepared/{{setting}}.json",
     params:
-        data_dir=f"{RESULTS}/raw",
-        out=f"{RESULTS}/prepared",
+        data_dir=lambda wc, input: os.path.dirname(input.manifest),
+        out=lambda wc, output: os.path.dirname(output.table),
     resources:
         mem_mb=2000,
     benchmark:
         f"{RESULTS}/benchmarks/prepare/{{setting}}.tsv"
     log:
         f"{RESULTS}/logs/prepare/{{setting}}.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench data prepare {wildcards.setting} --out {params.out} --data-dir {params.data_dir} > {log} 2>&1"

@@ -13,6 +13,8 @@ rule figures:
         ),
     log:
         f"{RESULTS}/logs/figures.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench report figures --collected {input.table} --out {output} > {log} 2>&1"
 
@@ -26,5 +28,7 @@ rule synthetic_figure:
         ),
     log:
         f"{RESULTS}/logs/synthetic.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench report synthetic --out {output} > {log} 2>&1"

@@ -13,5 +13,7 @@ rule tables:
         ),
     log:
         f"{RESULTS}/logs/tables.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench report tables --collected {input.table} --out {output} > {log} 2>&1"

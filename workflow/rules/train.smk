@@ -14,7 +14,7 @@ rule train:
         overrides=train_overrides,
         wandb=wandb_mode_option(),
         wandb_dir=f"{RESULTS}/wandb",
-        prepared=f"{RESULTS}/prepared",
+        prepared=lambda wc, input: os.path.dirname(input.prepared),
     threads: config.get("threads_per_job", 1)
     resources:
         mem_mb=1500,
@@ -22,6 +22,8 @@ rule train:
         f"{RESULTS}/benchmarks/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}.tsv"
     log:
         f"{RESULTS}/logs/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}.log",
+    conda:
+        "../../environment.yml"
     shell:
         "fairbench train --setting {wildcards.setting} --method {wildcards.method} "
         "--protocol {wildcards.protocol} --seeds {params.seeds} --out '{params.out}' "

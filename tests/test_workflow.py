@@ -1,0 +1,119 @@
+"""The Snakemake pipeline end to end on the quick configuration (mirror data, wandb disabled)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.mirror, pytest.mark.slow]
+
+
+def _snakemake(results: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--nolock",
+               "--configfile", "config/quick.yaml", "--config", f"results_dir={results}", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+
+
+def _job_counts(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The 'Job stats' table of a dry run: rule -> count."""
+    lines = (done.stdout + done.stderr).splitlines()
+    return dict(line.split() for line in lines if len(line.split()) == 2 and line.split()[1].isdigit())
+
+
+@pytest.fixture(scope="module")
+def quick_run(mirror: Path, tmp_path_factory: pytest.TempPathFactory):
+    results = tmp_path_factory.mktemp("workflow") / "results"
+    env = dict(os.environ, FAIRBENCH_DATA_MIRROR=str(mirror), WANDB_MODE="disabled",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = _snakemake(results, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return results, env
+
+
+def test_tables_hold_numbers_from_the_runs(quick_run) -> None:
+    results, _ = quick_run
+    table = pd.read_csv(results / "tables" / "main_standard.csv")
+    assert len(table) == 2 * 8  # two settings x the paper's eight methods
+    # Recompute one cell from the run files: standard protocol selects, per seed, the epoch with the
+    # lowest validation meta loss; the table shows the mean over seeds.
+    values = []
+    for seed in (0, 1):
+        frame = pd.read_csv(results / "runs" / "main" / "standard" / "titanic-sex" / "nbs_ltr" / "default"
+                            / f"seed{seed}" / "metrics.csv")
+        values.append(frame.loc[frame["val_meta_loss"].idxmin(), "auc"])
+    row = table[(table.iloc[:, 0].astype(str).str.contains("itanic")) | (table.iloc[:, 1].astype(str) == "NBS+LtR")]
+    text = (results / "tables" / "main_standard.md").read_text()
+    assert f"{np.mean(values):.3f}" in text
+    assert not row.empty
+
+
+def test_figures_exist_and_are_not_blank(quick_run) -> None:
+    results, _ = quick_run
+    pngs = sorted((results / "figures").rglob("*.png"))
+    names = {p.stem.split("_")[0] for p in pngs}
+    assert {"curves", "alignment", "tradeoff", "ablation", "synthetic"} <= names
+    for png in pngs:
+        assert png.stat().st_size > 10_000, png
+        image = mpimg.imread(png)
+        assert float(np.std(image[..., :3])) > 0.01, png
+        assert png.with_suffix(".pdf").exists()
+
+
+def test_second_invocation_does_nothing(quick_run) -> None:
+    results, env = quick_run
+    again = _snakemake(results, "-n", env=env)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_deleting_one_run_reruns_only_its_job(quick_run) -> None:
+    results, env = quick_run
+    target = results / "runs" / "main" / "paper" / "titanic-sex" / "dro" / "default" / "seed1" / "metrics.csv"
+    target.unlink()
+    plan = _snakemake(results, "-n", "--quiet", "rules", env=env)
+    assert plan.returncode == 0, plan.stderr
+    counts = _job_counts(plan)
+    assert counts.get("train") == "1", plan.stdout[-3000:] + plan.stderr[-3000:]
+    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "all"}
+    rerun = _snakemake(results, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert target.exists()
+
+
+def test_bad_config_stops_before_any_job(tmp_path, quick_run) -> None:
+    _, env = quick_run
+    for override, key in (("seeds=[-1]", "seeds.0"), ("threads_per_job=0", "threads_per_job"),
+                          ("overrides={lr: fast}", "overrides")):
+        done = _snakemake(tmp_path / "bad", "--config", override, env=env)
+        assert done.returncode != 0
+        assert f"config key '{key}'" in done.stdout + done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / "bad").exists()
+
+
+def test_lint_is_clean() -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--lint"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "good condition" in done.stdout + done.stderr, done.stdout[-2000:]
+
+
+def test_default_grid_dry_run_lists_every_job(quick_run) -> None:
+    _, env = quick_run
+    done = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--cores", "all", "--quiet",
+                           "rules", "--config", f"results_dir={shutil.os.devnull}-unused"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    counts = _job_counts(done)
+    import yaml
+
+    from fairbench.workflow_config import check_config
+
+    assert int(counts["train"]) == len(check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())))
