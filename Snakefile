@@ -1,11 +1,12 @@
 # fairbench: raw data -> prepared datasets -> training runs -> tables, figures and report.
 #   snakemake --cores all                                   # the full benchmark (config/config.yaml)
 #   snakemake --cores all --configfile config/quick.yaml    # a small end-to-end version
-from fairbench.workflow_config import check_config
+from fairbench.workflow_config import check_config, export_tracking_settings
 
 configfile: "config/config.yaml"
 
 JOBS = check_config(config)
+export_tracking_settings(config)
 RESULTS = config["results_dir"]
 SEEDS = config["seeds"]
 
@@ -27,3 +28,4 @@ rule all:
         rules.tables.output,
         rules.figures.output,
         rules.synthetic_figure.output,
+        rules.log_report_to_wandb.output,

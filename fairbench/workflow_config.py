@@ -6,6 +6,7 @@ workflow before any job, with a message naming the key and the fix.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,13 @@ def check_config(config: dict[str, Any]) -> list[TrainJob]:
                  for protocol in exp["protocols"] for setting in exp["settings"]
                  for method in exp["methods"] for variant in variants]
     return jobs
+
+
+def export_tracking_settings(config: dict[str, Any]) -> None:
+    """Make ``wandb.project`` of the config the project of every job's tracker (``$WANDB_PROJECT``)."""
+    project = (config.get("wandb") or {}).get("project")
+    if project:
+        os.environ["WANDB_PROJECT"] = project
 
 
 def job_hyperparams(job: TrainJob, config: dict[str, Any]) -> HyperParams:

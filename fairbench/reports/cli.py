@@ -83,6 +83,15 @@ def _run_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_wandb(args: argparse.Namespace) -> int:
+    from fairbench.reports.publish import publish_report
+
+    record = publish_report(args.tables, args.figures, args.record, mode=args.wandb_mode,
+                            project=args.wandb_project, wandb_dir=args.wandb_dir)
+    print(f"logged {len(record['tables'])} tables and {len(record['figures'])} figures (wandb {record['wandb_mode']})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report {tables,figures,synthetic}`` to the ``fairbench`` command line."""
     report = subparsers.add_parser("report", help="tables and figures from finished runs",
@@ -104,6 +113,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_selection(p)
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.set_defaults(func=_run_figures)
+    p = sub.add_parser("wandb", help="log the tables and figures to one wandb run")
+    p.add_argument("--tables", required=True, help="folder of tables (*.csv)")
+    p.add_argument("--figures", nargs="+", required=True, help="folders of figures (*.png)")
+    p.add_argument("--record", required=True, help="JSON file listing what was logged")
+    p.add_argument("--wandb-mode", default=None, choices=["online", "offline", "disabled"],
+                   help="default: $WANDB_MODE, else offline")
+    p.add_argument("--wandb-project", default=None)
+    p.add_argument("--wandb-dir", default=None)
+    p.set_defaults(func=_run_wandb)
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.add_argument("--starts", type=int, default=10, help="number of starting points")

@@ -32,3 +32,22 @@ rule synthetic_figure:
         "../../environment.yml"
     shell:
         "fairbench report synthetic --out {output} > {log} 2>&1"
+
+
+rule log_report_to_wandb:
+    input:
+        tables=rules.tables.output,
+        figures=rules.figures.output,
+        synthetic=rules.synthetic_figure.output,
+    output:
+        record=f"{RESULTS}/aggregate/wandb_report.json",
+    params:
+        wandb=wandb_mode_option(),
+        wandb_dir=lambda wc, output: os.path.join(os.path.dirname(os.path.dirname(output.record)), "wandb"),
+    log:
+        f"{RESULTS}/logs/wandb_report.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "fairbench report wandb --tables {input.tables} --figures {input.figures} {input.synthetic} "
+        "--record {output.record} {params.wandb} --wandb-dir {params.wandb_dir} > {log} 2>&1"
