@@ -172,3 +172,25 @@ def test_registry_lists_and_builds_every_method() -> None:
 def test_unknown_method_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="unknown method 'nbs_erm'; valid methods: erm, dro"):
         build_method("nbs_erm", reference_hyperparams("titanic-sex"), get_protocol("paper"), _val(2, [1, 1, 1, 1]))
+
+
+def test_a_new_objective_is_one_class_and_one_registry_entry(monkeypatch) -> None:
+    """The README's "Add a method" example, verbatim in spirit."""
+    from fairbench import registry
+    from fairbench.objectives import Objective
+
+    class WorstCell(Objective):
+        name = "worst_cell"
+
+        def cell_coefficients(self, cell_losses, val):
+            w = cell_losses.new_zeros(cell_losses.shape)
+            w[int(cell_losses.argmax())] = 1.0
+            return w
+
+    monkeypatch.setitem(registry.OBJECTIVES, "worst_cell", WorstCell)
+    assert {"worst_cell", "nbs_worst_cell", "mgda_worst_cell"} <= set(available_methods())
+    method = build_method("nbs_worst_cell", reference_hyperparams("titanic-sex"), get_protocol("standard"),
+                          _val(2, [1, 1, 1, 1]))
+    G = torch.randn(4, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = method.sample_weights(_meta_step(G, epoch=100, cell_losses=torch.tensor([0.1, 0.9, 0.3, 0.2])))
+    torch.testing.assert_close(out.weights, clip_and_normalise(G[1]))
