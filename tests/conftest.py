@@ -1,14 +1,20 @@
 """Shared fixtures: the raw-data mirror (skipped without it, failing under CI=true), an isolated
-raw-file cache, prepared small settings, and wandb disabled for every test."""
+raw-file cache, prepared small settings, wandb disabled, and downloads limited to 127.0.0.1."""
 
 from __future__ import annotations
 
 import os
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fairbench.data import acquire
+
 MIRROR_ENV = "FAIRBENCH_DATA_MIRROR"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SMALL_SETTINGS = ("titanic-sex", "student_por-sex")
 
 
@@ -21,6 +27,23 @@ def _wandb_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
 def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A raw-file cache shared by the session's tests (never the user's cache)."""
     return tmp_path_factory.mktemp("fairbench-raw-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, session_data_dir: Path) -> Iterator[None]:
+    monkeypatch.setenv("FAIRBENCH_DATA_DIR", str(session_data_dir))
+    monkeypatch.delenv("FAIRBENCH_DATA_BASE_URL", raising=False)
+    real_urlopen = urllib.request.urlopen
+
+    def local_only(request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        url = request.full_url if isinstance(request, urllib.request.Request) else str(request)
+        host = urllib.parse.urlsplit(url).hostname
+        if host not in LOCAL_HOSTS:
+            raise AssertionError(f"a test tried to reach {url}; tests may only use 127.0.0.1")
+        return real_urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(acquire.urllib.request, "urlopen", local_only)
+    yield
 
 
 @pytest.fixture(scope="session")
