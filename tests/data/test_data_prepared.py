@@ -95,16 +95,15 @@ def test_huggingface_datasets_reads_the_parquet_offline(prepared: Path, tmp_path
     pytest.importorskip("datasets")
     script = textwrap.dedent(
         f"""
-        import datasets
-        path, cache = {str(prepared / f"{SETTING}.parquet")!r}, {str(tmp_path / "cache")!r}
-        ds = datasets.Dataset.from_parquet(path, cache_dir=cache)
+        import os
+        from fairbench.data.hf import load_hf_dataset
+        ds = load_hf_dataset({str(prepared)!r}, {SETTING!r}, cache_dir={str(tmp_path / "cache")!r})
+        assert os.environ["HF_DATASETS_OFFLINE"] == "1" and os.environ["HF_HUB_OFFLINE"] == "1"
         print(ds.num_rows, len(ds.column_names), sum(ds["__label__"]))
         """
     )
     env = {
-        **os.environ,
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
+        **{k: v for k, v in os.environ.items() if not k.startswith("HF_")},
         "HF_HOME": str(tmp_path / "hf-home"),
         "HF_DATASETS_CACHE": str(tmp_path / "cache"),
     }
