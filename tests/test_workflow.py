@@ -117,3 +117,12 @@ def test_default_grid_dry_run_lists_every_job(quick_run) -> None:
     from fairbench.workflow_config import check_config
 
     assert int(counts["train"]) == len(check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())))
+
+
+def test_html_report_is_self_contained(quick_run, tmp_path) -> None:
+    results, env = quick_run
+    report = tmp_path / "report.html"
+    done = _snakemake(results, "--report", str(report), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = report.read_text(errors="replace")
+    assert report.stat().st_size > 100_000 and "main_paper" in text
