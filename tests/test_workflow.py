@@ -83,7 +83,7 @@ def test_deleting_one_run_reruns_only_its_job(quick_run) -> None:
     assert plan.returncode == 0, plan.stderr
     counts = _job_counts(plan)
     assert counts.get("train") == "1", plan.stdout[-3000:] + plan.stderr[-3000:]
-    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "all"}
+    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "log_report_to_wandb", "all"}
     rerun = _snakemake(results, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert target.exists()
