@@ -208,7 +208,7 @@ def prefer_experiments(frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFram
     keys = ["protocol", "setting", "method", "bargain_epochs", "val_per_cell", "seed"]
     sub = frame[frame["experiment"].isin(list(order))]
     rank = sub["experiment"].map({name: i for i, name in enumerate(order)})
-    runs = sub.assign(_rank=rank).drop_duplicates("run_dir").sort_values("_rank", kind="stable")
+    runs = sub[["run_dir", *keys]].assign(_rank=rank).drop_duplicates("run_dir").sort_values("_rank", kind="stable")
     keep = set(runs.drop_duplicates(keys, keep="first")["run_dir"])
     out = sub[sub["run_dir"].isin(keep)].copy()
     out.attrs = dict(frame.attrs)
