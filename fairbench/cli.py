@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+from fairbench.data.errors import DataError
 from fairbench.hparams import HyperParams, parse_override
 
 
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, DataError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"fairbench {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -66,3 +66,12 @@ def test_methods_command_marks_the_paper_methods(capsys) -> None:
     assert main(["methods"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines if "(paper)" in line] == list(PAPER_METHODS)
+
+
+def test_impossible_split_is_one_clear_line(tmp_path, prepared_small, capsys) -> None:
+    code = main(["train", "--setting", "titanic-sex", "--method", "ltr", "--protocol", "standard",
+                 "--out", str(tmp_path / "r"), "--prepared", str(prepared_small), "--epochs", "1",
+                 "--val-per-cell", "1000", "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fairbench train: error: split 'seed0-norepl'") and "Traceback" not in err

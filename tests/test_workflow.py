@@ -111,6 +111,7 @@ def test_default_grid_dry_run_lists_every_job(quick_run) -> None:
                            "rules", "--config", f"results_dir={shutil.os.devnull}-unused"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "Using workflow specific profile profiles/default" in done.stdout + done.stderr
     counts = _job_counts(done)
     import yaml
 
