@@ -86,19 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The full ``fairbench`` argument parser."""
     parser = argparse.ArgumentParser(prog="fairbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    from fairbench import bench
     from fairbench.data import cli as data_cli
+    from fairbench.reports import cli as report_cli
 
     data_cli.register(sub)
     _add_train(sub)
     _add_methods(sub)
-    for optional in ("fairbench.bench", "fairbench.reports.cli"):
-        try:
-            module = __import__(optional, fromlist=["register"])
-        except ModuleNotFoundError as error:
-            if not (error.name and optional.startswith(error.name)):
-                raise
-            continue
-        module.register(sub)
+    bench.register(sub)
+    report_cli.register(sub)
     return parser
 
 
