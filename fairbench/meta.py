@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import jvp, vjp, vmap
 
+from fairbench.backprop import first_layer
 from fairbench.model import DropoutMasks, MLPParams, mlp_logits
 from fairbench.optim import SGDConfig, lookahead_base
 
@@ -79,10 +80,15 @@ def meta_loss_per_example(logits: Tensor, y: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class Hypergradients:
-    """Result of the look-ahead: G (K x B) and the per-cell meta losses L_c at theta'(0)."""
+    """Result of the look-ahead: G (K x B) and the per-cell meta losses L_c at theta'(0).
+
+    ``train_first_layer`` is x W1^T + b1 of the training batch at theta, when the backend computed it
+    (the real step at the same theta reuses it; see :mod:`fairbench.backprop`).
+    """
 
     G: Tensor
     cell_losses: Tensor
+    train_first_layer: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class _Pass:
     inputs: tuple[Tensor, Tensor, Tensor]
     deltas: tuple[Tensor, Tensor, Tensor]
     losses: Tensor
+    first_layer: Tensor
 
 
 def _pass_with_deltas(params: MLPParams, x: Tensor, masks: DropoutMasks, y: Tensor,
@@ -99,7 +106,7 @@ def _pass_with_deltas(params: MLPParams, x: Tensor, masks: DropoutMasks, y: Tens
     """Forward pass keeping each layer's input, then per-example backprop of the loss to every layer's
     pre-activation: delta_3 = dloss/dlogits, delta_l = (delta_{l+1} W_{l+1}) * mask_l * 1[z_l > 0]."""
     with torch.no_grad():
-        z1 = torch.addmm(params.b1, x, params.w1.T)
+        z1 = first_layer(params, x)
         gate1 = (z1 > 0).to(x.dtype) if masks.h1 is None else (z1 > 0).to(x.dtype) * masks.h1
         a1 = z1 * gate1
         z2 = torch.addmm(params.b2, a1, params.w2.T)
@@ -120,7 +127,7 @@ def _pass_with_deltas(params: MLPParams, x: Tensor, masks: DropoutMasks, y: Tens
     with torch.no_grad():
         d2 = (d3 @ params.w3) * gate2
         d1 = (d2 @ params.w2) * gate1
-    return _Pass(inputs=(x, a1, a2), deltas=(d1, d2, d3), losses=losses)
+    return _Pass(inputs=(x, a1, a2), deltas=(d1, d2, d3), losses=losses, first_layer=z1)
 
 
 def hypergradients(params: MLPParams, momentum_buf: MLPParams | None, x: Tensor, y: Tensor,
@@ -147,7 +154,7 @@ def hypergradients(params: MLPParams, momentum_buf: MLPParams | None, x: Tensor,
         for a_v, d_v, a_t, d_t in zip(va.inputs, va.deltas, tr.inputs, tr.deltas):
             kernel.addcmul_(d_v @ d_t.T, torch.addmm(torch.ones((), dtype=x.dtype), a_v, a_t.T))
         G = (val.cell_mean @ kernel).mul_(-opt.lr)
-    return Hypergradients(G=G, cell_losses=val.cell_mean @ va.losses)
+    return Hypergradients(G=G, cell_losses=val.cell_mean @ va.losses, train_first_layer=tr.first_layer)
 
 
 def hypergradients_functorch(params: MLPParams, momentum_buf: MLPParams | None, x: Tensor, y: Tensor,

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from fairbench import metrics
+from fairbench import backprop, metrics
 from fairbench.data import SplitData
 from fairbench.hparams import HyperParams
 from fairbench.meta import (ValidationSet, hypergradients, hypergradients_autograd,
@@ -105,11 +105,17 @@ class StepRecord:
 
 
 class Trainer:
-    """Model state and one training step: meta step (if the method needs it), weighted real step."""
+    """Model state and one training step: meta step (if the method needs it), weighted real step.
+
+    The real step backpropagates by hand (:mod:`fairbench.backprop`, bitwise identical to autograd);
+    ``manual_backprop=False`` runs it through autograd instead, to check that.
+    """
 
     def __init__(self, method: Method, hp: HyperParams, val: ValidationSet, params: MLPParams, *,
-                 dropout_generator: torch.Generator, label: str = "") -> None:
+                 dropout_generator: torch.Generator, label: tuple[str, int] = ("", 0),
+                 manual_backprop: bool = True) -> None:
         self.method, self.hp, self.val, self.params = method, hp, val, params
+        self.manual_backprop = manual_backprop
         self.buf: MLPParams | None = None
         self.opt = SGDConfig(lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
         self.hyper_fn = HYPERGRADIENT_FUNCTIONS[hp.hypergradient_backend]
@@ -132,16 +138,24 @@ class Trainer:
             hyper = self.hyper_fn(self.params, self.buf, x, y, self.val, self.opt, train_masks, val_masks)
             if not torch.isfinite(hyper.G).all():
                 raise self._fail("hypergradients", epoch, batch)
-        live = MLPParams(*(p.detach().requires_grad_(True) for p in self.params))
-        losses = F.cross_entropy(mlp_logits(live, x, draw_dropout_masks(B, hp.dropout, self.dropout)), y,
-                                 reduction="none")
+        masks = draw_dropout_masks(B, hp.dropout, self.dropout)
+        if self.manual_backprop:
+            z1 = hyper.train_first_layer if hyper is not None else None
+            cache = backprop.forward(self.params, x, y, masks, z1=z1)
+            losses = cache.losses
+        else:
+            live = MLPParams(*(p.detach().requires_grad_(True) for p in self.params))
+            losses = F.cross_entropy(mlp_logits(live, x, masks), y, reduction="none")
         step = self.method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
                                                      hyper=hyper))
         loss = (step.weights * losses).sum()
         value = float(loss.detach())
         if not math.isfinite(value) or not torch.isfinite(step.weights).all():
             raise self._fail(value, epoch, batch)
-        grads = MLPParams(*torch.autograd.grad(loss, live))
+        if self.manual_backprop:
+            grads = backprop.weighted_gradients(self.params, cache, step.weights)
+        else:
+            grads = MLPParams(*torch.autograd.grad(loss, live))
         self.params, self.buf = sgd_step(self.params, grads, self.buf, self.opt)
         before, self.cell_loss_now = self.cell_loss_now, _val_cell_losses(self.params, self.val)
         diagnostics = dict(step.diagnostics)
@@ -174,8 +188,12 @@ def _epoch_row(epoch: int, records: list[StepRecord], cell_names: list[str]) -> 
 
 
 def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, seed: int, *,
-          on_epoch: Callable[[dict[str, float]], None] | None = None, progress: bool = True) -> RunTrace:
-    """Train the MLP with ``method`` and return one row of metrics and diagnostics per epoch."""
+          on_epoch: Callable[[dict[str, float]], None] | None = None, progress: bool = True,
+          manual_backprop: bool = True) -> RunTrace:
+    """Train the MLP with ``method`` and return one row of metrics and diagnostics per epoch.
+
+    ``manual_backprop=False`` takes the real step's gradients from autograd (same numbers, slower).
+    """
     torch.set_num_threads(hp.threads)
     tr, va, te = data.train.to_torch(), data.val.to_torch(), data.test.to_torch()
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
@@ -186,7 +204,7 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
         raise ValueError(f"batch_size {B} exceeds the {n_train} training rows of {data.setting}; lower --batch-size")
     trainer = Trainer(method, hp, val, initial_params(data.n_features, seed, protocol),
                       dropout_generator=torch.Generator().manual_seed(stream_seed(seed, "dropout")),
-                      label=(data.setting, seed))
+                      label=(data.setting, seed), manual_backprop=manual_backprop)
     shuffle = torch.Generator().manual_seed(stream_seed(seed, "shuffle"))
     rows: list[dict[str, float]] = []
     start = time.perf_counter()

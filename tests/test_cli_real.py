@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -75,3 +76,16 @@ def test_impossible_split_is_one_clear_line(tmp_path, prepared_small, capsys) ->
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("fairbench train: error: split 'seed0-norepl'") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("method", ["erm", "nbs_meta_gdro"])
+def test_training_reproduces_the_committed_run_records(tmp_path, prepared_small, method: str) -> None:
+    """The committed benchmark run (results/runs) was trained by an earlier version of this code; the
+    same command today must give the same numbers, to the last digit written."""
+    committed = Path(__file__).resolve().parents[1] / "results/runs/main/paper/student_por-sex" / method / "default/seed1"
+    assert main(["train", "--setting", "student_por-sex", "--method", method, "--seed", "1", "--protocol", "paper",
+                 "--out", str(tmp_path / "run"), "--prepared", str(prepared_small), "--no-progress",
+                 "--wandb-mode", "disabled"]) == 0
+    ours = pd.read_csv(tmp_path / "run" / "metrics.csv").drop(columns="epoch_seconds")
+    theirs = pd.read_csv(committed / "metrics.csv").drop(columns="epoch_seconds")
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)

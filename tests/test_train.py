@@ -24,12 +24,14 @@ HP = HyperParams(lr=0.05, dropout=0.2, batch_size=16, epochs=3, bargain_epochs=2
 TIMING = {"epoch_seconds"}
 
 
-def _run(method: str, seed: int = 0, protocol: str = "standard", hp: HyperParams = HP, data=None):
+def _run(method: str, seed: int = 0, protocol: str = "standard", hp: HyperParams = HP, data=None,
+         manual_backprop: bool = True):
     data = data or synthetic_split()
     va = data.val.to_torch()
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     proto = get_protocol(protocol)
-    return train(data, build_method(method, hp, proto, val), hp, proto, seed, progress=False)
+    return train(data, build_method(method, hp, proto, val), hp, proto, seed, progress=False,
+                 manual_backprop=manual_backprop)
 
 
 def _numbers(rows):
@@ -90,6 +92,14 @@ def test_hypergradient_backends_give_the_same_training(method: str) -> None:
             assert a[key] == b[key], key
         for key in ("score_auc", "train_loss", "val_meta_loss"):
             assert abs(a[key] - b[key]) <= 1e-5, (key, a[key], b[key])
+
+
+@pytest.mark.parametrize("method", ["erm", "dro", "group_dro", "reweighing", "ltr", "nbs_ltr", "mgda_meta_gdro"])
+@pytest.mark.parametrize("protocol", ["paper", "standard"])
+def test_hand_written_real_step_trains_exactly_like_autograd(method: str, protocol: str) -> None:
+    fast = _run(method, protocol=protocol).rows
+    slow = _run(method, protocol=protocol, manual_backprop=False).rows
+    assert _numbers(fast) == _numbers(slow)
 
 
 def test_nan_loss_stops_the_run_with_a_clear_error() -> None:

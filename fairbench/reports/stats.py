@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 __all__ = ["NBS_PAIRS", "TESTS", "describe", "holm_bonferroni", "paired_test", "paired_tests", "summarise"]
 
@@ -42,6 +41,8 @@ def describe(values: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[
     mean = float(x.mean())
     if n < 2:
         return {"n": 1, "mean": mean, "std": nan, "ci_low": nan, "ci_high": nan}
+    from scipy import stats as sps  # imported on use: scipy.stats costs seconds at every CLI start
+
     std = float(x.std(ddof=1))
     half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * std / np.sqrt(n)
     return {"n": n, "mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
@@ -100,6 +101,8 @@ def paired_test(a: Sequence[float], b: Sequence[float], test: str = "t") -> dict
     elif np.ptp(diff) <= 1e-12 * max(1.0, float(np.abs(diff).max())):
         out["note"] = "differences have zero variance: no test"
     else:
+        from scipy import stats as sps
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if test == "t":
