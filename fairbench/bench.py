@@ -4,6 +4,7 @@ Measures, on adult-sex (K = 4 cells) and adult-race (K = 10), with B = 512 and t
 hyper-parameters: ms per step for ERM, LtR and NBS+LtR (stage 1), the NBS solve alone, and a faithful
 re-creation of the reference's meta step (double backward through the look-ahead, and the cvxpy
 sequential convex solver rebuilt at every batch). Prints medians; targets are ratios, not seconds.
+``--breakdown`` also times each part of a step alone (dropout draws, forward, backward, look-ahead, ...).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def bench_setting(setting: str, *, prepared_dir: str | None, repeats: int, warmu
     tr = data.train.to_torch()
     B = spec.hparams.batch_size
     x, y, group = tr.X[:B], tr.y[:B], tr.group[:B]
-    out = []
+    out: list[tuple[str, float]] = [("n_cells", float(2 * data.n_groups))]
     for name in ("erm", "ltr", "nbs_ltr"):
         trainer = _trainer(spec, data, name)
         out.append((name, _median_ms(lambda: trainer.step(x, y, group, epoch=1), repeats, warmup)))
@@ -91,13 +92,52 @@ def bench_setting(setting: str, *, prepared_dir: str | None, repeats: int, warmu
     return out
 
 
+def step_breakdown(setting: str, *, prepared_dir: str | None, repeats: int, warmup: int) -> list[tuple[str, float]]:
+    """(part, ms) of the ERM and NBS+LtR steps, each part timed alone on the same batch: where a
+    step's time goes, and so how far below an ERM step a meta step can get."""
+    from fairbench import backprop
+    from fairbench.meta import hypergradients
+    from fairbench.model import draw_dropout_masks
+    from fairbench.optim import lookahead_base, sgd_step
+    from fairbench.train import _val_cell_losses
+
+    spec = RunSpec.resolve(setting, "nbs_ltr", 0, "paper")
+    data = load_run_data(spec, prepared_dir)
+    tr = data.train.to_torch()
+    hp = spec.hparams
+    x, y = tr.X[:hp.batch_size], tr.y[:hp.batch_size]
+    trainer = _trainer(spec, data, "nbs_ltr")
+    trainer.step(x, y, tr.group[:hp.batch_size], epoch=1)  # a momentum buffer, as in training
+    params, val, g = trainer.params, trainer.val, torch.Generator().manual_seed(0)
+    masks = draw_dropout_masks(hp.batch_size, hp.dropout, g)
+    val_masks = draw_dropout_masks(val.x.shape[0], hp.dropout, g)
+    fp = backprop.forward(params, x, y, masks)
+    weights = torch.full((hp.batch_size,), hp.batch_size ** -0.5)
+    grads = backprop.weighted_gradients(params, fp, weights)
+    hyper = hypergradients(params, trainer.buf, x, y, val, trainer.opt, masks, val_masks)
+    gramian = hyper.G.double() @ hyper.G.double().T
+    parts: list[tuple[str, Callable[[], object]]] = [
+        ("dropout masks (one draw)", lambda: draw_dropout_masks(hp.batch_size, hp.dropout, g)),
+        ("forward", lambda: backprop.forward(params, x, y, masks)),
+        ("forward, first layer reused", lambda: backprop.forward(params, x, y, masks, z1=hyper.train_first_layer)),
+        ("backward", lambda: backprop.weighted_gradients(params, fp, weights)),
+        ("SGD update", lambda: sgd_step(params, grads, trainer.buf, trainer.opt)),
+        ("Pareto check (validation pass)", lambda: _val_cell_losses(params, val)),
+        ("look-ahead point", lambda: lookahead_base(params, trainer.buf, trainer.opt)),
+        ("hypergradients (incl. look-ahead)",
+         lambda: hypergradients(params, trainer.buf, x, y, val, trainer.opt, masks, val_masks)),
+        ("NBS solve", lambda: NashBargaining()(gramian)),
+    ]
+    return [(label, _median_ms(fn, repeats, warmup)) for label, fn in parts]
+
+
 def report(results: dict[str, list[tuple[str, float]]]) -> str:
     """Human-readable table of the measurements with ratios to ERM."""
     lines = [f"{'setting':<12} {'K':>3} {'step':<20} {'ms/step':>9} {'x ERM':>7}"]
     for setting, rows in results.items():
         values = dict(rows)
         erm = values["erm"]
-        K = 10 if setting == "adult-race" else 4
+        K = int(values["n_cells"])
         for label in ("erm", "ltr", "nbs_ltr", "reference_nbs_ltr"):
             lines.append(f"{setting:<12} {K:>3} {label:<20} {values[label]:>9.3f} {values[label] / erm:>7.2f}")
         lines.append(f"{setting:<12} {K:>3} {'nbs_solve':<20} {values['nbs_solve']:>9.4f}")
@@ -116,6 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--reference-repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--breakdown", action="store_true", help="also time each part of a step alone")
     p.set_defaults(func=_run)
 
 
@@ -125,4 +166,10 @@ def _run(args: argparse.Namespace) -> int:
                                 reference_repeats=args.reference_repeats)
                for s in args.settings.split(",")}
     print(report(results))
+    if args.breakdown:
+        for setting in args.settings.split(","):
+            print(f"\n{setting}: parts of a step, each timed alone (ms)")
+            for label, ms in step_breakdown(setting, prepared_dir=args.prepared, repeats=args.repeats,
+                                            warmup=args.warmup):
+                print(f"  {label:<36} {ms:>7.3f}")
     return 0

@@ -92,8 +92,18 @@ def _run_wandb(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_compare(args: argparse.Namespace) -> int:
+    from fairbench.reports.compare import compare_trees, summary_lines
+
+    results = compare_trees(args.runs, args.against)
+    for line in summary_lines(results, args.runs, args.against):
+        print(line)
+    agree = all(r.status == "identical" for r in results if r.status != "extra" or args.strict)
+    return 0 if results and agree else 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``report {tables,figures,synthetic}`` to the ``fairbench`` command line."""
+    """Add ``report {collect,tables,figures,wandb,compare,synthetic}`` to the ``fairbench`` command line."""
     report = subparsers.add_parser("report", help="tables and figures from finished runs",
                                    description="Tables and figures from run folders (run.json + metrics.csv).")
     sub = report.add_subparsers(dest="report_command", required=True)
@@ -122,6 +132,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--wandb-project", default=None)
     p.add_argument("--wandb-dir", default=None)
     p.set_defaults(func=_run_wandb)
+    p = sub.add_parser("compare", help="compare run records with another tree of them (e.g. a rerun with "
+                                       "results/runs); exit 1 unless every run is identical")
+    p.add_argument("runs", help="folder of run records (searched recursively for metrics.csv)")
+    p.add_argument("--against", default="results/runs", help="the other folder (default: results/runs)")
+    p.add_argument("--strict", action="store_true", help="also fail on runs that exist only in --against")
+    p.set_defaults(func=_run_compare)
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.add_argument("--starts", type=int, default=10, help="number of starting points")
