@@ -68,6 +68,13 @@ def test_a_missing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     assert "no such folder of run records" in capsys.readouterr().err
 
 
+def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    b = _tree(tmp_path / "b", {RUN: _frame()})
+    assert main(["report", "compare", str(tmp_path / "empty"), "--against", str(b)]) == 2
+    assert "no metrics.csv below it" in capsys.readouterr().err
+
+
 def test_the_committed_run_records_agree_with_themselves(tmp_path: Path) -> None:
     committed = Path(__file__).resolve().parents[1] / "results/runs/main/paper/titanic-sex"
     shutil.copytree(committed / "erm", tmp_path / "erm")

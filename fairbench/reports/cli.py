@@ -98,8 +98,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     results = compare_trees(args.runs, args.against)
     for line in summary_lines(results, args.runs, args.against):
         print(line)
-    agree = all(r.status == "identical" for r in results if r.status != "extra" or args.strict)
-    return 0 if results and agree else 1
+    allowed = {"identical", "extra"} - ({"extra"} if args.strict else set())
+    return 0 if all(r.status in allowed for r in results) else 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

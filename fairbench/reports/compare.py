@@ -55,6 +55,8 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, str]:
 def compare_trees(first: Path | str, second: Path | str) -> list[RunComparison]:
     """Compare every run below ``first`` with the run at the same path below ``second``."""
     left, right = _metrics_files(Path(first)), _metrics_files(Path(second))
+    if not left:
+        raise FileNotFoundError(f"{first}: no metrics.csv below it; pass the folder that holds the run folders")
     out = []
     for run, path in left.items():
         if run not in right:
