@@ -1,4 +1,4 @@
-"""The two evaluation protocols, every deviation from the reference a named switch (method.md §5-6).
+"""The two evaluation protocols, every deviation from the reference a named switch (docs/protocols.md).
 
 ``paper`` reproduces the reference notebook; ``standard`` fixes what changes its numbers for reasons
 unrelated to the method. README.md ("Protocols") documents each switch next to this table.
@@ -10,6 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+#: Ways to draw a run's initial weights (see ``Protocol.init``).
+INIT_SCHEMES = ("seed",)
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -18,8 +21,14 @@ class Protocol:
     - ``split``: "paper" = the reference's split files; "redrawn" = a new balanced split per seed.
     - ``test_with_replacement``: the reference samples test rows per cell with replacement.
     - ``scaler_fit``: "all" rows (test included, reference) or "train" rows only.
-    - ``init_follows_seed``: the reference builds its model before seeding, so every seed starts from
-      the same weights (torch's default generator in a fresh process); True seeds the init.
+    - ``init``: how a run's initial weights are drawn. "seed" (both protocols): from the run's seed
+      alone, the same for every method of that seed (common random numbers across methods). The
+      reference builds its model before seeding, inside ``for method: for seed:``, so each run starts
+      from the random state the previous run left: a different init per seed and per method. "seed"
+      keeps what matters for the statistics, an init that varies from seed to seed with the same
+      distribution (PyTorch's default layer init), and makes paired method differences compare equal
+      starts; it does not copy the reference's chain, whose draws depend on the order of the loop and
+      on every random number the previous run consumed (docs/protocols.md, "Initial weights").
     - ``bargain_through_T``: the reference bargains while ``epoch < T`` (T - 1 epochs, epochs counted
       from 1); True bargains for T epochs.
     - ``ltr_nbs_fallback``: when bargaining fails, NBS+LtR in the reference silently reuses the previous
@@ -33,11 +42,15 @@ class Protocol:
     split: str
     test_with_replacement: bool
     scaler_fit: str
-    init_follows_seed: bool
+    init: str
     bargain_through_T: bool
     ltr_nbs_fallback: str
     epoch_selection: str
     headline_auc: str
+
+    def __post_init__(self) -> None:
+        if self.init not in INIT_SCHEMES:
+            raise ValueError(f"protocol {self.name!r}: unknown init {self.init!r}; valid: {', '.join(INIT_SCHEMES)}")
 
     def stage1_epochs(self, bargain_epochs: int) -> int:
         """Number of bargaining epochs for T = ``bargain_epochs``."""
@@ -49,11 +62,11 @@ class Protocol:
 
 PROTOCOLS: dict[str, Protocol] = {
     "paper": Protocol(name="paper", split="paper", test_with_replacement=True, scaler_fit="all",
-                      init_follows_seed=False, bargain_through_T=False,
+                      init="seed", bargain_through_T=False,
                       ltr_nbs_fallback="previous_weights", epoch_selection="test_seed_mean",
                       headline_auc="hard"),
     "standard": Protocol(name="standard", split="redrawn", test_with_replacement=False, scaler_fit="train",
-                         init_follows_seed=True, bargain_through_T=True, ltr_nbs_fallback="objective",
+                         init="seed", bargain_through_T=True, ltr_nbs_fallback="objective",
                          epoch_selection="val_loss", headline_auc="hard"),
 }
 

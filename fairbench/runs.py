@@ -21,10 +21,14 @@ from fairbench.data import SplitData, load_split
 from fairbench.hparams import HyperParams, reference_hyperparams
 from fairbench.io import write_json_atomic, write_with_atomic
 from fairbench.meta import ValidationSet
+from fairbench.predictions import save_predictions
 from fairbench.protocols import Protocol, get_protocol
 from fairbench.registry import build_method
 from fairbench.tracking import Tracker
 from fairbench.train import NonFiniteLossError, summarise, train
+
+#: Per-epoch test-set hard predictions beside metrics.csv (fairbench.predictions).
+PREDICTIONS_FILE = "predictions.npz"
 
 FINISHED_RUN_MESSAGE = ("{path} holds a finished run; refusing to overwrite it. Delete the folder or "
                         "pass --force to train again.")
@@ -70,7 +74,8 @@ def load_run_data(spec: RunSpec, prepared_dir: str | Path | None = None) -> Spli
 
 def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | None = None, force: bool = False,
             wandb_mode: str | None = None, wandb_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """Train one run and write ``out_dir/metrics.csv`` and ``out_dir/run.json``; returns ``out_dir``.
+    """Train one run and write ``out_dir/metrics.csv``, ``predictions.npz`` and ``run.json`` (with the
+    initial weights' fingerprint); returns ``out_dir``.
 
     A non-finite loss writes ``run.json`` with ``status: failed`` and the error (and no metrics.csv),
     then re-raises.
@@ -111,7 +116,9 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
         raise
     frame = pd.DataFrame(trace.rows)
     frame["epoch"] = frame["epoch"].astype(int)
+    save_predictions(out / PREDICTIONS_FILE, data.test.y, data.test.group, trace.test_labels)
     write_with_atomic(out / "metrics.csv", lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g"))
+    record.update(init_fingerprint=trace.init_fingerprint, predictions=PREDICTIONS_FILE)
     record.update(status="complete", wall_seconds=time.perf_counter() - start, train_seconds=trace.seconds,
                   steps=trace.steps, meta_steps=trace.meta_steps, epochs=len(trace.rows), summary=summary,
                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))

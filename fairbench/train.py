@@ -3,6 +3,7 @@ the weighted real step, and an evaluation on validation and test data after ever
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections import defaultdict
@@ -64,14 +65,19 @@ class RunTrace:
     steps: int
     meta_steps: int
     seconds: float
+    init_fingerprint: str  # params_fingerprint of the initial weights
+    test_labels: np.ndarray  # (epochs, n_test) uint8 test-set argmax labels, epoch e at row e-1
 
 
 def _evaluate(params: MLPParams, x: Tensor, y: Tensor, group: Tensor, group_names: list[str],
-              prefix: str = "") -> dict[str, float]:
+              prefix: str = "", labels_out: list[np.ndarray] | None = None) -> dict[str, float]:
+    """Metrics of one evaluation set; ``labels_out`` receives the hard labels the metrics used."""
     with torch.no_grad():
         logits = mlp_logits(params, x)
         score = torch.softmax(logits, dim=1)[:, 1]
     out = metrics.evaluate(y.numpy(), score.numpy(), group.numpy(), group_names)
+    if labels_out is not None:
+        labels_out.append((score.numpy() > 0.5).astype(np.uint8))  # metrics.evaluate's argmax rule
     if prefix:
         out = {f"{prefix}{k}": v for k, v in out.items() if "/" not in k}
         with torch.no_grad():
@@ -86,11 +92,20 @@ def _val_cell_losses(params: MLPParams, val: ValidationSet) -> Tensor:
 
 
 def initial_params(n_features: int, seed: int, protocol: Protocol) -> MLPParams:
-    """Seeded init (standard) or the fresh-process default generator for every seed (paper parity)."""
-    generator = torch.Generator()
-    if protocol.init_follows_seed:
-        generator.manual_seed(stream_seed(seed, "init"))
-    return init_mlp(n_features, generator=generator)
+    """Initial weights drawn from the seed alone (``protocol.init == "seed"``, docs/protocols.md,
+    "Initial weights"): every method of a seed starts from the same weights, each seed from its own."""
+    if protocol.init != "seed":
+        raise ValueError(f"unknown init scheme {protocol.init!r}")
+    return init_mlp(n_features, generator=torch.Generator().manual_seed(stream_seed(seed, "init")))
+
+
+def params_fingerprint(params: tuple[Tensor, ...]) -> str:
+    """First 16 hex digits of the sha256 of the parameters' bytes (in order, contiguous): equal
+    fingerprints mean bitwise-equal weights, up to hash collisions."""
+    digest = hashlib.sha256()
+    for tensor in params:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -202,11 +217,13 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
     n_batches = n_train // B
     if n_batches == 0:
         raise ValueError(f"batch_size {B} exceeds the {n_train} training rows of {data.setting}; lower --batch-size")
-    trainer = Trainer(method, hp, val, initial_params(data.n_features, seed, protocol),
+    init = initial_params(data.n_features, seed, protocol)
+    trainer = Trainer(method, hp, val, init,
                       dropout_generator=torch.Generator().manual_seed(stream_seed(seed, "dropout")),
                       label=(data.setting, seed), manual_backprop=manual_backprop)
     shuffle = torch.Generator().manual_seed(stream_seed(seed, "shuffle"))
     rows: list[dict[str, float]] = []
+    test_labels: list[np.ndarray] = []
     start = time.perf_counter()
     bar = tqdm(range(1, hp.epochs + 1), desc=f"{data.setting} {method.name} s{seed}", unit="epoch",
                disable=not progress, leave=False)
@@ -218,7 +235,7 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
             idx = perm[b * B:(b + 1) * B]
             records.append(trainer.step(tr.X[idx], tr.y[idx], tr.group[idx], epoch, b))
         row = _epoch_row(epoch, records, data.cell_names)
-        row.update(_evaluate(trainer.params, te.X, te.y, te.group, data.group_names))
+        row.update(_evaluate(trainer.params, te.X, te.y, te.group, data.group_names, labels_out=test_labels))
         row.update(_evaluate(trainer.params, va.X, va.y, va.group, data.group_names, prefix="val_"))
         row["epoch_seconds"] = time.perf_counter() - epoch_start
         row["steps"] = float(epoch * n_batches)
@@ -228,7 +245,8 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
             on_epoch(row)
     steps = hp.epochs * n_batches
     return RunTrace(rows=rows, steps=steps, meta_steps=steps if method.uses_meta else 0,
-                    seconds=time.perf_counter() - start)
+                    seconds=time.perf_counter() - start, init_fingerprint=params_fingerprint(init),
+                    test_labels=np.stack(test_labels))
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, Any]:

@@ -69,11 +69,11 @@ def test_different_seeds_differ() -> None:
     assert _numbers(_run("nbs_ltr", seed=0).rows) != _numbers(_run("nbs_ltr", seed=1).rows)
 
 
-def test_paper_protocol_init_ignores_the_seed_standard_follows_it() -> None:
-    paper, standard = get_protocol("paper"), get_protocol("standard")
-    assert torch.equal(initial_params(5, 0, paper).w1, initial_params(5, 7, paper).w1)
-    assert not torch.equal(initial_params(5, 0, standard).w1, initial_params(5, 7, standard).w1)
-    assert torch.equal(initial_params(5, 7, standard).w1, initial_params(5, 7, standard).w1)
+@pytest.mark.parametrize("protocol", ["paper", "standard"])
+def test_init_follows_the_seed_under_both_protocols(protocol: str) -> None:
+    proto = get_protocol(protocol)
+    assert not torch.equal(initial_params(5, 0, proto).w1, initial_params(5, 7, proto).w1)
+    assert torch.equal(initial_params(5, 7, proto).w1, initial_params(5, 7, proto).w1)
 
 
 def test_two_stage_schedule_in_the_rows() -> None:
