@@ -126,3 +126,27 @@ def test_prefer_experiments_keeps_one_run_per_configuration(tmp_path: Path) -> N
     assert sorted(zip(kept["experiment"], kept["bargain_epochs"])) == [("ablation_T", 5), ("ablation_T", 15)]
     kept = prefer_experiments(frame, ["main", "ablation_T"]).drop_duplicates("run_dir")
     assert sorted(zip(kept["experiment"], kept["bargain_epochs"])) == [("ablation_T", 5), ("main", 15)]
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda text: "\n".join(text.splitlines()[:4]) + "\n", "3 epochs, but run.json records 8"),
+    (lambda text: "", "the file is empty"),
+    (lambda text: text.replace(text.splitlines()[2].split(",")[1], "oops", 1), "non-numeric value 'oops' in column"),
+    (lambda text: "\n".join(line for i, line in enumerate(text.splitlines()) if i != 3) + "\n", "epoch column is not"),
+])
+def test_bad_metrics_name_the_file_and_the_problem(tmp_path: Path, damage, problem: str) -> None:
+    write_run(tmp_path, seed=0)
+    metrics = write_run(tmp_path, seed=1).parent / "metrics.csv"
+    metrics.write_text(damage(metrics.read_text()))
+    with pytest.raises(ValueError, match=problem) as info:
+        collect_runs(tmp_path)
+    assert str(metrics) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["metrics.csv", "run.json"])
+def test_random_bytes_name_the_file(tmp_path: Path, name: str) -> None:
+    path = write_run(tmp_path).parent / name
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ValueError) as info:
+        collect_runs(tmp_path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -15,10 +16,19 @@ from fairbench.reports.compare import compare_metrics, compare_trees
 RUN = "main/paper/adult-sex/nbs_ltr/default/seed0"
 
 
-def _tree(root: Path, runs: dict[str, pd.DataFrame]) -> Path:
+def _record(folder: Path, status: str = "complete", epochs: int = 2) -> None:
+    record = {"status": status, "config": {"setting": "adult-sex", "method": "nbs_ltr", "seed": 0,
+                                           "hparams": {"epochs": epochs}}}
+    if status == "failed":
+        record["error"] = "invalid hyper-parameters: lr must be a finite number (got nan)"
+    (folder / "run.json").write_text(json.dumps(record))
+
+
+def _tree(root: Path, runs: dict[str, pd.DataFrame], status: str = "complete") -> Path:
     for run, frame in runs.items():
         (root / run).mkdir(parents=True)
         frame.to_csv(root / run / "metrics.csv", index=False)
+        _record(root / run, status, epochs=len(frame))
     return root
 
 
@@ -72,7 +82,7 @@ def test_a_folder_without_runs_is_a_clear_error(tmp_path: Path, capsys: pytest.C
     (tmp_path / "empty").mkdir()
     b = _tree(tmp_path / "b", {RUN: _frame()})
     assert main(["report", "compare", str(tmp_path / "empty"), "--against", str(b)]) == 2
-    assert "no metrics.csv below it" in capsys.readouterr().err
+    assert "no run.json or metrics.csv below it" in capsys.readouterr().err
 
 
 def test_the_committed_run_records_agree_with_themselves(tmp_path: Path) -> None:
@@ -81,3 +91,36 @@ def test_the_committed_run_records_agree_with_themselves(tmp_path: Path) -> None
     results = compare_trees(tmp_path, committed)
     assert {r.status for r in results} == {"identical", "extra"}
     assert sum(r.status == "identical" for r in results) == 5
+
+
+def test_a_failed_run_beside_old_metrics_is_never_identical(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # what a forced rerun that failed used to leave: a failed run.json beside the earlier run's metrics.csv
+    a = _tree(tmp_path / "a", {RUN: _frame()}, status="failed")
+    b = _tree(tmp_path / "b", {RUN: _frame()})
+    [result] = compare_trees(a, b)
+    assert result.status == "failed" and "status 'failed'" in result.detail and "lr must be" in result.detail
+    assert main(["report", "compare", str(a), "--against", str(b)]) == 1
+    out = capsys.readouterr().out
+    assert f"failed     {RUN}:" in out and "0 identical" in out and "1 failed" in out
+    assert compare_trees(b, a)[0].status == "failed"  # on either side
+
+
+def test_a_failed_run_without_metrics_is_not_reported_missing(tmp_path: Path) -> None:
+    a = _tree(tmp_path / "a", {RUN: _frame()})
+    (tmp_path / "b" / RUN).mkdir(parents=True)
+    _record(tmp_path / "b" / RUN, "failed")
+    assert [r.status for r in compare_trees(a, tmp_path / "b")] == ["failed"]
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda d: d.joinpath("metrics.csv").write_text(_frame().iloc[:1].to_csv(index=False)), "1 epochs, but run.json"),
+    (lambda d: d.joinpath("run.json").unlink(), "without run.json"),
+    (lambda d: d.joinpath("metrics.csv").write_bytes(b""), "the file is empty"),
+])
+def test_inconsistent_or_unreadable_runs_are_invalid(tmp_path: Path, damage, problem: str) -> None:
+    a = _tree(tmp_path / "a", {RUN: _frame()})
+    b = _tree(tmp_path / "b", {RUN: _frame()})
+    damage(b / RUN)
+    [result] = compare_trees(a, b)
+    assert result.status == "invalid" and problem in result.detail and str(b / RUN) in result.detail
+    assert main(["report", "compare", str(a), "--against", str(b)]) == 1

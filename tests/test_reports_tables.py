@@ -95,10 +95,11 @@ def test_written_files_hold_the_numbers(runs: pd.DataFrame, selected: pd.DataFra
     assert row["auc_mean"] == pytest.approx(values.mean(), abs=1e-6)
     assert row["auc_std"] == pytest.approx(values.std(ddof=1), abs=1e-6)
     assert bool(row["auc_best"]) and bool(row["auc_significant"])
-    text = f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+    assert row["auc_ci_low"] < values.mean() < row["auc_ci_high"]
+    text = f"{values.mean():.3f} [{row['auc_ci_low']:.3f}, {row['auc_ci_high']:.3f}]"
     assert f"**{text}**†" in (tmp_path / "main_paper.md").read_text()
     tex = (tmp_path / "main_paper.tex").read_text()
-    assert rf"\textbf{{{text.replace('±', '$' + chr(92) + 'pm$')}}}$^{{\dagger}}$" in tex
+    assert rf"\textbf{{{text}}}$^{{\dagger}}$" in tex
     assert r"\toprule" in tex and r"\bottomrule" in tex
     index = (tmp_path / "index.md").read_text()
     assert "Failed or unfinished runs (excluded): 1" in index and "seed 7" in index

@@ -133,8 +133,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--wandb-dir", default=None)
     p.set_defaults(func=_run_wandb)
     p = sub.add_parser("compare", help="compare run records with another tree of them (e.g. a rerun with "
-                                       "results/runs); exit 1 unless every run is identical")
-    p.add_argument("runs", help="folder of run records (searched recursively for metrics.csv)")
+                                       "results/runs); exit 1 unless every run is complete and identical")
+    p.add_argument("runs", help="folder of run records (searched recursively for run.json and metrics.csv)")
     p.add_argument("--against", default="results/runs", help="the other folder (default: results/runs)")
     p.add_argument("--strict", action="store_true", help="also fail on runs that exist only in --against")
     p.set_defaults(func=_run_compare)

@@ -26,6 +26,8 @@ __all__ = [
     "find_run_files",
     "prefer_experiments",
     "read_collected",
+    "read_metrics",
+    "read_record",
     "write_collected",
 ]
 
@@ -37,6 +39,7 @@ MISSING_METRICS_MESSAGE = "{path}: run is marked complete but has no metrics.csv
 NO_RUNS_MESSAGE = "no run.json found in {where}"
 NO_COMPLETE_RUNS_MESSAGE = "none of the {n} runs is complete (failed or unfinished: {names})"
 BAD_RUN_MESSAGE = "{path}: not a run (expected run.json with a 'config' and a 'status')"
+BAD_METRICS_MESSAGE = "{path}: {problem}; re-run the run or delete its folder"
 DUPLICATE_MESSAGE = ("two runs with the same configuration in experiment {experiment!r}: {a} and {b}; "
                      "remove one so that no seed counts twice")
 
@@ -114,14 +117,59 @@ def _config_row(run_json: Path, record: dict[str, Any], experiment: str | None) 
     }
 
 
-def _read_record(run_json: Path) -> dict[str, Any]:
+def read_record(run_json: Path) -> dict[str, Any]:
+    """The parsed ``run.json``; a file that is unreadable or not a run record is a ValueError naming it."""
     try:
         record = json.loads(run_json.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{run_json}: invalid JSON ({error})") from None
-    if not isinstance(record, dict) or "config" not in record or "status" not in record:
+    except (UnicodeDecodeError, OSError) as error:
+        raise ValueError(f"{run_json}: cannot read it as a run record ({getattr(error, 'strerror', None) or error})"
+                         ) from None
+    if (not isinstance(record, dict) or not isinstance(record.get("config"), dict) or "status" not in record
+            or not isinstance(record["config"].get("hparams", {}), dict)):
         raise ValueError(BAD_RUN_MESSAGE.format(path=run_json))
     return record
+
+
+def recorded_epochs(record: dict[str, Any]) -> int | None:
+    """Epochs a finished run trained, as its ``run.json`` says (``epochs``, else the hyper-parameter)."""
+    value = record.get("epochs", record["config"].get("hparams", {}).get("epochs"))
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_metrics(metrics_csv: Path, record: dict[str, Any] | None = None) -> pd.DataFrame:
+    """``metrics.csv`` of one run, checked: a CSV table with rows, numeric cells, epochs 1..n and, given
+    the run's ``record``, as many epochs as it says. A problem is a ValueError naming the file."""
+    def bad(problem: str) -> ValueError:
+        return ValueError(BAD_METRICS_MESSAGE.format(path=metrics_csv, problem=problem))
+
+    try:
+        metrics = pd.read_csv(metrics_csv)
+    except pd.errors.EmptyDataError:
+        raise bad("the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise bad(f"not a CSV table ({(str(error).strip().splitlines() or [type(error).__name__])[0]})") from None
+    except OSError as error:
+        raise bad(f"cannot read it ({error.strerror or error})") from None
+    if "epoch" not in metrics.columns or metrics.empty:
+        raise bad("no 'epoch' column or no rows")
+    for column in metrics.columns:
+        if not pd.api.types.is_numeric_dtype(metrics[column]):
+            values = pd.to_numeric(metrics[column], errors="coerce")
+            row = int(values.isna().to_numpy().argmax() if values.isna().any() else 0)
+            raise bad(f"non-numeric value {metrics[column].iloc[row]!r} in column {column!r} (row {row + 1})")
+    n = len(metrics)
+    if not (metrics["epoch"].to_numpy() == range(1, n + 1)).all():
+        raise bad(f"the epoch column is not 1..{n}")
+    expected = recorded_epochs(record) if record is not None else None
+    if expected is not None and n != expected:
+        raise bad(f"{n} epochs, but run.json records {expected} (truncated, or left from another run)")
+    metrics["epoch"] = metrics["epoch"].astype(int)
+    return metrics
 
 
 def collect_runs(paths_or_root: str | Path | Sequence[str | Path], *, experiment: str | None = None) -> pd.DataFrame:
@@ -134,12 +182,13 @@ def collect_runs(paths_or_root: str | Path | Sequence[str | Path], *, experiment
 
     Runs that are not complete are excluded, logged and listed in ``attrs["failed_runs"]``.
     Raises ``FileNotFoundError`` when a complete run lacks ``metrics.csv`` or nothing is found, and
-    ``ValueError`` when no run is complete or one configuration appears twice in an experiment.
+    ``ValueError`` naming the file when a record or a metrics table is unreadable or the two disagree
+    (:func:`read_metrics`), when no run is complete or one configuration appears twice in an experiment.
     """
     files = find_run_files(paths_or_root)
     frames, failed = [], []
     for run_json in files:
-        record = _read_record(run_json)
+        record = read_record(run_json)
         config = _config_row(run_json, record, experiment)
         if record["status"] != "complete":
             failed.append({**config, "status": record["status"], "error": record.get("error", "")})
@@ -147,10 +196,7 @@ def collect_runs(paths_or_root: str | Path | Sequence[str | Path], *, experiment
         metrics_csv = run_json.parent / METRICS_FILE
         if not metrics_csv.is_file():
             raise FileNotFoundError(MISSING_METRICS_MESSAGE.format(path=run_json.parent))
-        metrics = pd.read_csv(metrics_csv)
-        if "epoch" not in metrics.columns or metrics.empty:
-            raise ValueError(f"{metrics_csv}: no 'epoch' column or no rows")
-        metrics["epoch"] = metrics["epoch"].astype(int)
+        metrics = read_metrics(metrics_csv, record)
         frames.append(pd.DataFrame({k: [v] * len(metrics) for k, v in config.items()}).join(metrics))
     failed_frame = pd.DataFrame(failed, columns=[*CONFIG_COLUMNS, "status", "error"])
     for row in failed:

@@ -1,8 +1,11 @@
 """Compare two trees of run records (e.g. a rerun against the committed results), run by run.
 
 Runs are matched by their path below each root (``<experiment>/<protocol>/<setting>/<method>/<variant>/
-seed<k>``). Two runs agree when every per-epoch number in ``metrics.csv`` is equal, timing columns
-aside; otherwise the report gives the largest absolute difference and the column it occurs in.
+seed<k>``); a run folder is one that holds ``run.json`` or ``metrics.csv``. Two runs agree when both
+records say ``complete`` and every per-epoch number in ``metrics.csv`` is equal, timing columns aside;
+otherwise the report gives the largest absolute difference and the column it occurs in. A run that is
+not complete on either side (failed, unfinished) is never "identical", and neither is one whose files
+are unreadable or disagree with each other (:func:`fairbench.reports.collect.read_metrics`).
 """
 
 from __future__ import annotations
@@ -13,25 +16,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairbench.reports.collect import METRICS_FILE, RUN_FILE, read_metrics, read_record
+
 #: Columns that measure the machine, not the run.
 TIMING_COLUMNS: tuple[str, ...] = ("epoch_seconds",)
+
+#: Every status of a compared run path, in the order the summary counts them.
+STATUSES: tuple[str, ...] = ("identical", "different", "failed", "invalid", "missing", "extra")
 
 
 @dataclass(frozen=True)
 class RunComparison:
-    """Outcome for one run path: ``status`` is "identical", "different", "missing" (only in the
-    first tree) or "extra" (only in the second)."""
+    """Outcome for one run path: ``status`` is "identical", "different", "failed" (not complete in
+    either tree), "invalid" (unreadable or inconsistent files), "missing" (only in the first tree) or
+    "extra" (only in the second); ``detail`` says why for "failed" and "invalid"."""
 
     run: str
     status: str
     max_abs_difference: float = 0.0
     column: str = ""
+    detail: str = ""
 
 
-def _metrics_files(root: Path) -> dict[str, Path]:
+def _run_folders(root: Path) -> dict[str, Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of run records")
-    return {str(path.parent.relative_to(root)): path for path in sorted(root.rglob("metrics.csv"))}
+    folders = {path.parent for name in (RUN_FILE, METRICS_FILE) for path in root.rglob(name)}
+    return {str(folder.relative_to(root)): folder for folder in sorted(folders)}
 
 
 def compare_metrics(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, str]:
@@ -52,18 +63,46 @@ def compare_metrics(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, str]:
     return worst, where
 
 
+def _load(folder: Path) -> tuple[str, pd.DataFrame | None, str]:
+    """("complete", metrics, "") for a usable finished run, else ("failed" | "invalid", None, why)."""
+    run_json = folder / RUN_FILE
+    if not run_json.is_file():
+        return "invalid", None, f"{folder}: metrics.csv without run.json (not a finished run)"
+    try:
+        record = read_record(run_json)
+    except ValueError as error:
+        return "invalid", None, str(error)
+    if record["status"] != "complete":
+        error = record.get("error") or "no error recorded"
+        return "failed", None, f"{run_json}: status {record['status']!r} ({error})"
+    if not (folder / METRICS_FILE).is_file():
+        return "invalid", None, f"{folder}: run is marked complete but has no metrics.csv"
+    try:
+        return "complete", read_metrics(folder / METRICS_FILE, record), ""
+    except ValueError as error:
+        return "invalid", None, str(error)
+
+
+def compare_runs(first: Path, second: Path, run: str) -> RunComparison:
+    """Compare the run folder ``first`` with ``second`` (both exist), reporting under the name ``run``."""
+    (status_a, a, why_a), (status_b, b, why_b) = _load(first), _load(second)
+    for status in ("invalid", "failed"):
+        reasons = [why for s, why in ((status_a, why_a), (status_b, why_b)) if s == status]
+        if reasons:
+            return RunComparison(run, status, detail="; ".join(reasons))
+    assert a is not None and b is not None
+    worst, column = compare_metrics(a, b)
+    return RunComparison(run, "identical" if worst == 0.0 else "different", worst, column)
+
+
 def compare_trees(first: Path | str, second: Path | str) -> list[RunComparison]:
     """Compare every run below ``first`` with the run at the same path below ``second``."""
-    left, right = _metrics_files(Path(first)), _metrics_files(Path(second))
+    left, right = _run_folders(Path(first)), _run_folders(Path(second))
     if not left:
-        raise FileNotFoundError(f"{first}: no metrics.csv below it; pass the folder that holds the run folders")
-    out = []
-    for run, path in left.items():
-        if run not in right:
-            out.append(RunComparison(run, "missing"))
-            continue
-        worst, column = compare_metrics(pd.read_csv(path), pd.read_csv(right[run]))
-        out.append(RunComparison(run, "identical" if worst == 0.0 else "different", worst, column))
+        raise FileNotFoundError(f"{first}: no run.json or metrics.csv below it; pass the folder that holds "
+                                "the run folders")
+    out = [compare_runs(folder, right[run], run) if run in right else RunComparison(run, "missing")
+           for run, folder in left.items()]
     out += [RunComparison(run, "extra") for run in right if run not in left]
     return out
 
@@ -74,10 +113,12 @@ def summary_lines(results: list[RunComparison], first: str, second: str) -> list
     for r in results:
         if r.status == "different":
             lines.append(f"different  {r.run}: max |difference| {r.max_abs_difference:.3g} in {r.column}")
+        elif r.status in ("failed", "invalid"):
+            lines.append(f"{r.status:<10} {r.run}: {r.detail}")
         elif r.status == "missing":
             lines.append(f"missing    {r.run}: not below {second}")
         elif r.status == "extra":
             lines.append(f"extra      {r.run}: not below {first}")
-    counts = {s: sum(r.status == s for r in results) for s in ("identical", "different", "missing", "extra")}
+    counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     lines.append(f"{len(results)} run paths: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return lines

@@ -16,7 +16,7 @@ SIGNIFICANCE_MARK = "†"
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "<": r"\textless{}", ">": r"\textgreater{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$",
+_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$",
                   "·": r"$\cdot$"}
 
 

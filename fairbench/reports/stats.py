@@ -9,6 +9,12 @@
 
 Degenerate cases give NaN with a ``note`` instead of a warning: fewer than two paired seeds, and
 differences with zero variance (identical results, or a constant shift that no test can judge).
+
+Bootstrap (:mod:`fairbench.reports.bootstrap`): :func:`bootstrap_summary` gives every (configuration,
+metric) a 95 % percentile interval of the seed mean that resamples seeds and test rows within (group,
+label) cells (seeds only for runs without ``predictions.npz``, and for metrics that are not functions of
+the cell counts, such as the score AUC); :func:`improvement_probabilities` gives P(NBS variant better
+than its one-stage counterpart) per setting and aggregated over settings (stratified bootstrap).
 """
 
 from __future__ import annotations
@@ -19,12 +25,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["NBS_PAIRS", "TESTS", "describe", "holm_bonferroni", "paired_test", "paired_tests", "summarise"]
+__all__ = ["NBS_PAIRS", "POI_METRICS", "TESTS", "bootstrap_summary", "describe", "holm_bonferroni",
+           "improvement_probabilities", "paired_test", "paired_tests", "summarise"]
 
 #: NBS variant -> its one-stage counterpart.
 NBS_PAIRS: dict[str, str] = {"nbs_ltr": "ltr", "nbs_forml": "forml", "nbs_meta_gdro": "meta_gdro"}
 TESTS: tuple[str, ...] = ("t", "wilcoxon")
 GROUP_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
+#: Metrics of the probability of improvement, and whether higher is better.
+POI_METRICS: dict[str, bool] = {"auc": True, "worst_group_auc": True, "group_auc_gap": False}
+#: Columns that fix a comparison up to the setting (one family of the paired tests).
+CONTEXT_KEYS: tuple[str, ...] = ("experiment", "protocol", "bargain_epochs", "val_per_cell")
 
 
 def describe(values: Sequence[float] | np.ndarray, level: float = 0.95) -> dict[str, float]:
@@ -144,3 +155,148 @@ def paired_tests(selected: pd.DataFrame, metrics: Sequence[str], *, test: str = 
         out.loc[idx, "p_holm"] = holm_bonferroni(out.loc[idx, "p_value"].to_numpy())
     out["significant"] = out["p_holm"] < level
     return out[columns]
+
+
+def _runs_by_seed(group: pd.DataFrame) -> pd.DataFrame:
+    return group.drop_duplicates("run_dir").sort_values("seed", kind="stable")
+
+
+def bootstrap_summary(selected: pd.DataFrame, metrics: Sequence[str], counts: Mapping[str, object] | None = None, *,
+                      by: Sequence[str] = GROUP_KEYS, n_boot: int | None = None, seed: int = 0,
+                      level: float = 0.95) -> pd.DataFrame:
+    """Long table like :func:`summarise` (n, mean, std with ddof = 1) whose ``ci_low``/``ci_high`` are the
+    ``level`` bootstrap percentile interval of the seed mean; ``ci_kind`` says what was resampled.
+
+    ``counts`` maps run_dir -> :class:`~fairbench.reports.bootstrap.CellCounts` (from
+    :func:`~fairbench.reports.bootstrap.load_selected_counts`); a group whose runs all have counts gets
+    the seed-and-row bootstrap for the count metrics, any other the seed-only bootstrap.
+    """
+    from fairbench.reports import bootstrap as bs
+
+    if selected.empty:
+        raise ValueError("no selected runs to summarise")
+    n_boot = n_boot or bs.DEFAULT_BOOTSTRAPS
+    counts = counts or {}
+    rows = []
+    keys = [k for k in by if k in selected.columns]
+    for key, group in selected.groupby(keys, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        runs = _runs_by_seed(group)
+        rng = bs.key_rng(seed, "summary", *key)
+        idx = rng.integers(0, len(runs), size=(n_boot, len(runs)))
+        stacked = bs.stack_counts(counts, list(runs["run_dir"]))  # type: ignore[arg-type]
+        row_draws = (bs.seed_row_bootstrap(*stacked, n_boot=n_boot, rng=rng, seed_idx=idx)
+                     if stacked is not None else {})
+        for metric in metrics:
+            if metric not in runs.columns:
+                continue
+            values = runs[metric].to_numpy(dtype=float)
+            base = describe(values, level)
+            if metric in row_draws:
+                draws, kind = row_draws[metric], bs.CI_KINDS["rows"]
+            else:
+                draws, kind = bs.seed_bootstrap(values, n_boot=n_boot, rng=rng, seed_idx=idx), bs.CI_KINDS["seeds"]
+            low, high = bs.percentile_ci(draws, level) if base["n"] else (np.nan, np.nan)
+            rows.append({**dict(zip(keys, key)), "metric": metric, **base, "ci_low": low, "ci_high": high,
+                         "ci_kind": kind})
+    return pd.DataFrame(rows)
+
+
+def _method_draws(runs: pd.DataFrame, metric: str, idx: np.ndarray, counts: Mapping[str, object],
+                  rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """(n_boot, n_seeds) resampled per-seed values of ``metric`` for one method's runs (sorted by seed),
+    seeds drawn by ``idx``; test rows too when every run has counts. Second item: rows were resampled."""
+    from fairbench.reports import bootstrap as bs
+
+    stacked = bs.stack_counts(counts, list(runs["run_dir"])) if metric in bs.COUNT_METRICS else None  # type: ignore[arg-type]
+    if stacked is None:
+        return runs[metric].to_numpy(dtype=float)[idx], False
+    correct, total = stacked
+    drawn = bs.draw_counts(rng, correct[idx], total[idx])
+    return bs.metrics_from_counts(drawn, total[idx])[metric], True
+
+
+def _relative(x: np.ndarray, y: np.ndarray, higher: bool) -> np.ndarray:
+    """Relative improvement of the mean of x over the mean of y (last axis): (x - y) / y, or (y - x) / y
+    when lower is better; NaN where the baseline mean is 0."""
+    mx, my = np.nanmean(x, axis=-1), np.nanmean(y, axis=-1)
+    diff = (mx - my) if higher else (my - mx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(my != 0, diff / np.where(my != 0, my, 1.0), np.nan)
+
+
+def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, object] | None = None, *,
+                              metrics: Mapping[str, bool] = POI_METRICS, pairs: Mapping[str, str] = NBS_PAIRS,
+                              n_boot: int | None = None, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """P(NBS variant better than its one-stage counterpart) with a bootstrap interval (Agarwal et al. 2021).
+
+    Per (experiment, protocol, T, validation rows) family, setting, pair and metric (``metrics`` maps
+    each to "higher is better"): ``p_improve`` over the seeds both methods ran, its interval (seeds
+    resampled jointly for the two methods, as they share each seed's split and initial weights; test
+    rows too where both have ``predictions.npz``), and the relative improvement of the seed means
+    (``rel_improve``: (NBS - one-stage) / one-stage, sign flipped for lower-is-better metrics) with its
+    interval. Rows with ``setting == "all"`` average over settings (stratified bootstrap: each setting's
+    seeds resampled within it); ``method == "all"`` also averages over the pairs.
+    """
+    from fairbench.reports import bootstrap as bs
+
+    n_boot = n_boot or bs.DEFAULT_BOOTSTRAPS
+    counts = counts or {}
+    context = [k for k in CONTEXT_KEYS if k in selected.columns]
+    rows: list[dict[str, object]] = []
+    # (context, pair or "all", metric) -> list over settings of (point, draws)
+    pooled: dict[tuple, list[tuple[float, np.ndarray, int, bool, str]]] = {}
+    for ckey, family in selected.groupby(context, sort=True, dropna=False):
+        ckey = ckey if isinstance(ckey, tuple) else (ckey,)
+        for setting, group in family.groupby("setting", sort=True):
+            per_method = {m: _runs_by_seed(g).set_index("seed", drop=False) for m, g in group.groupby("method")}
+            present = [(a, b) for a, b in pairs.items() if a in per_method and b in per_method]
+            if not present:
+                continue
+            rng = bs.key_rng(seed, "poi", *ckey, setting)
+            for method, baseline in present:
+                seeds = sorted(set(per_method[method].index) & set(per_method[baseline].index))
+                if not seeds:
+                    continue
+                a, b = per_method[method].loc[seeds], per_method[baseline].loc[seeds]
+                idx = bs.key_rng(seed, "poi-seeds", *ckey, setting).integers(0, len(seeds), size=(n_boot, len(seeds)))
+                for metric, higher in metrics.items():
+                    if metric not in group.columns:
+                        continue
+                    x, y = a[metric].to_numpy(dtype=float), b[metric].to_numpy(dtype=float)
+                    xd, rows_a = _method_draws(a, metric, idx, counts, rng)
+                    yd, rows_b = _method_draws(b, metric, idx, counts, rng)
+                    point = float(bs.probability_of_improvement(x, y, higher=higher))
+                    draws = bs.probability_of_improvement(xd, yd, higher=higher)
+                    kind = bs.CI_KINDS["rows" if rows_a and rows_b else "seeds"]
+                    rel_lo, rel_hi = bs.percentile_ci(_relative(xd, yd, higher), level)
+                    rows.append({**dict(zip(context, ckey)), "setting": setting, "method": method,
+                                 "baseline": baseline, "metric": metric, "n_settings": 1, "n": len(seeds),
+                                 "p_improve": point, **_ci(draws, level), "mean_method": float(np.nanmean(x)),
+                                 "mean_baseline": float(np.nanmean(y)),
+                                 "rel_improve": float(_relative(x, y, higher)), "rel_low": rel_lo,
+                                 "rel_high": rel_hi, "ci_kind": kind})
+                    for pair_key in (method, "all"):
+                        pooled.setdefault((ckey, pair_key, metric), []).append(
+                            (point, draws, len(seeds), kind == bs.CI_KINDS["rows"], setting))
+    for (ckey, method, metric), items in pooled.items():
+        points = np.array([item[0] for item in items])
+        draws = np.mean(np.stack([item[1] for item in items]), axis=0)
+        ns = [item[2] for item in items]
+        kind = bs.CI_KINDS["rows" if all(item[3] for item in items) else "seeds"]
+        rows.append({**dict(zip(context, ckey)), "setting": "all", "method": method,
+                     "baseline": pairs.get(method, "all"), "metric": metric,
+                     "n_settings": len({item[4] for item in items}),
+                     "n": int(min(ns)), "p_improve": float(points.mean()), **_ci(draws, level),
+                     "mean_method": np.nan, "mean_baseline": np.nan, "rel_improve": np.nan, "rel_low": np.nan,
+                     "rel_high": np.nan, "ci_kind": kind})
+    columns = [*context, "setting", "method", "baseline", "metric", "n_settings", "n", "p_improve", "ci_low",
+               "ci_high", "mean_method", "mean_baseline", "rel_improve", "rel_low", "rel_high", "ci_kind"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ci(draws: np.ndarray, level: float) -> dict[str, float]:
+    from fairbench.reports.bootstrap import percentile_ci
+
+    low, high = percentile_ci(draws, level)
+    return {"ci_low": low, "ci_high": high}

@@ -6,23 +6,27 @@ side by side. Each is a :class:`~fairbench.reports.render.Table` written as Mark
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fairbench.io import write_text_atomic, write_with_atomic
-from fairbench.reports.collect import failed_runs, prefer_experiments
+from fairbench.reports.bootstrap import CI_KINDS, CellCounts, load_selected_counts
+from fairbench.reports.collect import CONFIG_KEYS, failed_runs, prefer_experiments
+from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate
 from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, method_label, method_order, metric_label,
                                       setting_label, setting_order, split_method)
 from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_mean_std, fmt_p, write_table
 from fairbench.reports.selection import select_epochs
-from fairbench.reports.stats import NBS_PAIRS, paired_tests, summarise
+from fairbench.reports.stats import (NBS_PAIRS, POI_METRICS, bootstrap_summary, improvement_probabilities,
+                                     paired_tests)
 
 __all__ = [
     "ALIGNMENT_WINDOW", "MAIN_EXPERIMENTS", "MissingInputError", "alignment_table", "comparisons_table",
-    "main_table", "paired_tests_table", "protocols_table", "write_tables",
+    "degenerate_table", "fmt_mean_ci", "improvement_table", "main_table", "paired_tests_table", "protocols_table",
+    "write_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,25 +83,75 @@ def _best_mask(values: pd.Series, higher: bool, digits: int = 3) -> pd.Series:
     return rounded == target
 
 
+def fmt_mean_ci(mean: float, low: float, high: float, digits: int = 3) -> str:
+    """``"0.812 [0.790, 0.830]"``; ``"0.812 [–]"`` without an interval; ``"–"`` without a value."""
+    if mean is None or np.isnan(mean):
+        return "–"
+    if low is None or high is None or np.isnan(low) or np.isnan(high):
+        return f"{mean:.{digits}f} [–]"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _evidence(selected: pd.DataFrame, counts: Mapping[str, CellCounts] | None) -> tuple[pd.DataFrame, dict]:
+    """``selected`` with the degenerate flags (computed unless present) and the cell counts (loaded from
+    each run's predictions.npz unless given)."""
+    counts = load_selected_counts(selected) if counts is None else dict(counts)
+    flagged = selected if "degenerate" in selected.columns else flag_degenerate(selected, counts)
+    return flagged, counts
+
+
+def _ci_legend(summary: pd.DataFrame) -> str:
+    """What the intervals resampled; names the configurations with the seed-only bootstrap when mixed."""
+    kinds = summary.drop_duplicates(["setting", "method", "ci_kind"])
+    seed_only = kinds[kinds["ci_kind"] == CI_KINDS["seeds"]]
+    head = "[95 % CI]: bootstrap percentile interval of the seed mean"
+    if seed_only.empty:
+        return f"{head}, resampling seeds and test rows within (group, label) cells."
+    if len(seed_only) == len(kinds):
+        return f"{head}, resampling seeds only: the runs have no predictions.npz, so test-row noise is not included."
+    names = ", ".join(f"{setting_label(r.setting)} {method_label(r.method)}" for r in seed_only.itertuples())
+    return (f"{head}, resampling seeds and test rows within (group, label) cells; seeds only (no predictions.npz, "
+            f"test-row noise not included) for: {names}.")
+
+
+def _degenerate_legend(flagged: pd.DataFrame) -> str:
+    untested = int((~flagged.drop_duplicates("run_dir")["chance_tested"].astype(bool)).sum())
+    text = (f"{DEGENERATE_MARK} k/n: k of the n seeds are degenerate at the selected epoch (one class predicted "
+            "for every test row, or the run's 95 % row-bootstrap interval of AUC contains 0.5); such rows are "
+            "never bold.")
+    if untested:
+        text += f" {untested} run(s) without predictions.npz were checked for constant predictions only."
+    return text
+
+
 def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str, title: str,
-                   tests: pd.DataFrame | None, legend_head: list[str]) -> Table:
-    """Rows setting x method, one "mean ± std" column per metric, best per setting in bold."""
-    summary = summarise(selected, metrics, by=("setting", "method"))
+                   tests: pd.DataFrame | None, legend_head: list[str],
+                   counts: Mapping[str, CellCounts] | None = None) -> Table:
+    """Rows setting x method, one "mean [95 % CI]" column per metric, best per setting in bold; methods
+    with degenerate seeds are marked and never bold."""
+    flagged, counts = _evidence(selected, counts)
+    summary = bootstrap_summary(flagged, metrics, counts, by=("setting", "method"))
     wide = summary.pivot_table(index=["setting", "method"], columns="metric",
                                values=["mean", "std", "n", "ci_low", "ci_high"], dropna=False)
+    degenerate = degenerate_counts(flagged, by=("setting", "method")).set_index(["setting", "method"])
     marks: set[tuple[str, str, str]] = set()
     if tests is not None and not tests.empty:
         sig = tests[tests["significant"]]
         marks = set(zip(sig["setting"], sig["method"], sig["metric"]))
     rows, records = [], []
-    for setting in setting_order(selected["setting"]):
-        methods = method_order(selected.loc[selected["setting"] == setting, "method"])
+    for setting in setting_order(flagged["setting"]):
+        methods = method_order(flagged.loc[flagged["setting"] == setting, "method"])
         block = wide.loc[[(setting, m) for m in methods]]
-        bold = {m: _best_mask(block[("mean", m)], HIGHER_IS_BETTER.get(m, True)) for m in metrics
+        eligible = pd.Series([degenerate.loc[(setting, m), "n_degenerate"] == 0 for m in methods], index=block.index)
+        bold = {m: _best_mask(block[("mean", m)].where(eligible), HIGHER_IS_BETTER.get(m, True)) for m in metrics
                 if ("mean", m) in block}
         for method in methods:
-            row = [Cell(setting_label(setting)), Cell(method_label(method))]
-            record: dict[str, object] = {"setting": setting, "method": method}
+            n_deg = int(degenerate.loc[(setting, method), "n_degenerate"])
+            n_runs = int(degenerate.loc[(setting, method), "n_runs"])
+            label = method_label(method) + (f" {DEGENERATE_MARK} {n_deg}/{n_runs}" if n_deg else "")
+            row = [Cell(setting_label(setting)), Cell(label)]
+            record: dict[str, object] = {"setting": setting, "method": method, "n_degenerate": n_deg,
+                                         "n_runs": n_runs}
             for metric in metrics:
                 if ("mean", metric) not in block:
                     row.append(Cell("–"))
@@ -106,16 +160,21 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
                          for s in ("mean", "std", "n", "ci_low", "ci_high")}
                 is_bold = bool(bold[metric].loc[(setting, method)])
                 mark = SIGNIFICANCE_MARK if (setting, method, metric) in marks else ""
-                row.append(Cell(fmt_mean_std(stats["mean"], stats["std"]), bold=is_bold, mark=mark))
+                row.append(Cell(fmt_mean_ci(stats["mean"], stats["ci_low"], stats["ci_high"]), bold=is_bold,
+                                mark=mark))
                 record.update({f"{metric}_{s}": v for s, v in stats.items()})
                 record[f"{metric}_best"] = is_bold
                 record[f"{metric}_significant"] = bool(mark)
+            kinds = summary[(summary["setting"] == setting) & (summary["method"] == method)]["ci_kind"]
+            record["ci_kind"] = "; ".join(sorted(set(kinds)))
             rows.append(row)
             records.append(record)
     header = ["Setting", "Method", *(metric_label(m) for m in metrics)]
     legend = legend_head + [
+        _ci_legend(summary),
         "Bold: best in its setting and column (highest AUC and Worst-gAUC, lowest Max-gAUCD), by the mean "
-        "rounded to 3 decimals.",
+        "rounded to 3 decimals, among methods without degenerate seeds.",
+        _degenerate_legend(flagged),
     ]
     if tests is not None:
         legend.append(f"{SIGNIFICANCE_MARK}: the NBS variant differs from its one-stage counterpart (paired "
@@ -134,30 +193,32 @@ def _rule_note(selected: pd.DataFrame) -> str:
 
 
 def main_table(selected: pd.DataFrame, protocol: str, *, tests: pd.DataFrame | None = None,
-               experiments: Sequence[str] = MAIN_EXPERIMENTS) -> Table:
+               experiments: Sequence[str] = MAIN_EXPERIMENTS, counts: Mapping[str, CellCounts] | None = None) -> Table:
     """The paper's main table for ``protocol``: setting x the eight paper methods; Overall AUC,
-    Max-gAUCD, Worst-gAUC (and Score AUC outside the paper protocol) as mean ± std over seeds."""
+    Max-gAUCD, Worst-gAUC (and Score AUC outside the paper protocol) as the seed mean with its 95 %
+    bootstrap interval. ``counts`` (run_dir -> cell counts) default to each run's predictions.npz."""
     sub = _subset(selected, protocol=protocol, methods=PAPER_METHODS, experiments=experiments, what="main table")
     if tests is not None:
         tests = tests[(tests["protocol"] == protocol) & tests["experiment"].isin(list(experiments))]
-    legend = [f"Mean ± std (ddof=1) over {_seed_note(sub)}; epoch: {_rule_note(sub)}."]
+    legend = [f"Mean [95 % CI] over {_seed_note(sub)} (std, ddof=1, in the CSV); epoch: {_rule_note(sub)}."]
     return _results_table(sub, _metrics_for(protocol), name=f"main_{protocol}",
-                          title=f"Main results, {protocol} protocol", tests=tests, legend_head=legend)
+                          title=f"Main results, {protocol} protocol", tests=tests, legend_head=legend, counts=counts)
 
 
 def comparisons_table(selected: pd.DataFrame, protocol: str | None = None, *,
-                      experiments: Sequence[str] = MAIN_EXPERIMENTS) -> Table:
+                      experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                      counts: Mapping[str, CellCounts] | None = None) -> Table:
     """Every method present (aggregator x objective, Group DRO, Reweighing, the paper's methods) per
     setting; the standard protocol by default (else the only protocol present)."""
     if protocol is None:
         present = set(selected["protocol"])
         protocol = "standard" if "standard" in present or len(present) != 1 else present.pop()
     sub = _subset(selected, protocol=protocol, experiments=experiments, what="comparisons table")
-    legend = [f"Mean ± std (ddof=1) over {_seed_note(sub)}; epoch: {_rule_note(sub)}.",
+    legend = [f"Mean [95 % CI] over {_seed_note(sub)} (std, ddof=1, in the CSV); epoch: {_rule_note(sub)}.",
               "X+Objective: aggregator X in stage 1, then the objective (two-stage).",
               ]
     return _results_table(sub, _metrics_for(protocol), name=f"comparisons_{protocol}",
-                          title=f"All methods, {protocol} protocol", tests=None, legend_head=legend)
+                          title=f"All methods, {protocol} protocol", tests=None, legend_head=legend, counts=counts)
 
 
 def _stage1_rows(frame: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -253,14 +314,18 @@ def paired_tests_table(tests: pd.DataFrame) -> Table:
 
 
 def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
-                    protocols: tuple[str, str] = ("paper", "standard")) -> Table:
+                    protocols: tuple[str, str] = ("paper", "standard"),
+                    counts: Mapping[str, CellCounts] | None = None) -> Table:
     """The paper methods under both protocols side by side (method.md §6): what the paper's choices change."""
     sub = _subset(selected, methods=PAPER_METHODS, experiments=experiments, what="protocols table")
     missing = [p for p in protocols if p not in set(sub["protocol"])]
     if missing:
         raise MissingInputError(f"protocols table needs runs of both protocols; missing: {', '.join(missing)}")
     sub = sub[sub["protocol"].isin(protocols)]
-    summary = summarise(sub, BASE_METRICS, by=("setting", "method", "protocol"))
+    sub, counts = _evidence(sub, counts)
+    summary = bootstrap_summary(sub, BASE_METRICS, counts, by=("setting", "method", "protocol"))
+    degenerate = degenerate_counts(sub, by=("setting", "method", "protocol")).set_index(["setting", "method",
+                                                                                         "protocol"])
     rows, records = [], []
     for setting in setting_order(sub["setting"]):
         for method in method_order(sub.loc[sub["setting"] == setting, "method"]):
@@ -270,19 +335,101 @@ def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN
                 for protocol in protocols:
                     hit = summary[(summary["setting"] == setting) & (summary["method"] == method)
                                   & (summary["protocol"] == protocol) & (summary["metric"] == metric)]
-                    mean, std = ((float(hit["mean"].iloc[0]), float(hit["std"].iloc[0])) if len(hit)
-                                 else (np.nan, np.nan))
-                    row.append(Cell(fmt_mean_std(mean, std)))
-                    record.update({f"{metric}_{protocol}_mean": mean, f"{metric}_{protocol}_std": std})
+                    stats = ({k: float(hit[k].iloc[0]) for k in ("mean", "std", "ci_low", "ci_high")} if len(hit)
+                             else dict.fromkeys(("mean", "std", "ci_low", "ci_high"), np.nan))
+                    key = (setting, method, protocol)
+                    n_deg = int(degenerate.loc[key, "n_degenerate"]) if key in degenerate.index else 0
+                    n_runs = int(degenerate.loc[key, "n_runs"]) if key in degenerate.index else 0
+                    text = fmt_mean_ci(stats["mean"], stats["ci_low"], stats["ci_high"])
+                    row.append(Cell(text + (f" {DEGENERATE_MARK} {n_deg}/{n_runs}" if n_deg else "")))
+                    record.update({f"{metric}_{protocol}_{k}": v for k, v in stats.items()})
+                    record[f"n_degenerate_{protocol}"] = n_deg
             rows.append(row)
             records.append(record)
     header = ["Setting", "Method"] + [f"{metric_label(m)} ({p})" for m in BASE_METRICS for p in protocols]
     notes = {p: _rule_note(sub[sub["protocol"] == p]) for p in protocols}
-    legend = [f"Mean ± std (ddof=1) over seeds. Epoch: {p}: {n}." for p, n in notes.items()]
+    legend = [f"Mean [95 % CI] over seeds (std in the CSV). Epoch: {p}: {n}." for p, n in notes.items()]
+    legend += [_ci_legend(summary), _degenerate_legend(sub)]
     legend.append("The paper protocol uses the reference split, hard-label AUC, a scaler fit on all rows and "
                   "test-set epoch selection; the standard protocol fixes these (method.md §5-6).")
     return Table(name="protocols", title="Paper vs standard protocol", header=header, rows=rows, legend=legend,
                  data=pd.DataFrame(records))
+
+
+def degenerate_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                     counts: Mapping[str, CellCounts] | None = None) -> Table:
+    """Per (protocol, setting, method): runs, degenerate runs at the selected epoch, of which constant
+    predictors and at-chance ones, and runs whose chance test could not run (no predictions.npz)."""
+    sub = _subset(selected, experiments=experiments, what="degenerate-runs table")
+    flagged, _ = _evidence(sub, counts)
+    data = degenerate_counts(flagged)
+    order = {p: i for i, p in enumerate(sorted(data["protocol"].unique()))}
+    rows, records = [], []
+    for protocol in order:
+        here = data[data["protocol"] == protocol]
+        for setting in setting_order(here["setting"]):
+            block = here[here["setting"] == setting].set_index("method")
+            for method in method_order(block.index):
+                r = block.loc[method]
+                cells = [Cell(protocol), Cell(setting_label(setting)), Cell(method_label(method))]
+                cells += [Cell(str(int(r[c]))) for c in ("n_runs", "n_degenerate", "n_constant", "n_chance",
+                                                         "n_untested")]
+                cells[4] = Cell(cells[4].text, bold=bool(r["n_degenerate"]),
+                                mark=DEGENERATE_MARK if r["n_degenerate"] else "")
+                rows.append(cells)
+                records.append({"protocol": protocol, "setting": setting, "method": method, **r.to_dict()})
+    legend = [f"Epoch: {_rule_note(flagged)}.",
+              "Degenerate: one class predicted for every test row (constant), or the run's 95 % bootstrap "
+              "interval of the hard-label AUC (test rows resampled within (group, label) cells) contains 0.5 "
+              "(chance).",
+              "Untested: runs without predictions.npz, checked for constant predictions only (from their "
+              "per-group TPR and FPR)."]
+    return Table(name="degenerate_runs", title="Degenerate runs per setting and method", group_column=0,
+                 header=["Protocol", "Setting", "Method", "Runs", "Degenerate", "Constant", "Chance", "Untested"],
+                 rows=rows, legend=legend, data=pd.DataFrame(records), align="lllccccc")
+
+
+def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS) -> Table:
+    """P(NBS variant better than its one-stage counterpart) with 95 % bootstrap intervals, per setting and
+    aggregated over settings (Agarwal et al. 2021), from :func:`~fairbench.reports.stats.improvement_probabilities`."""
+    data = poi[poi["experiment"].isin(list(experiments))] if "experiment" in poi else poi
+    if data.empty:
+        raise MissingInputError("no probability of improvement: need an NBS variant and its one-stage counterpart "
+                                f"({', '.join(f'{a}/{b}' for a, b in NBS_PAIRS.items())}) in one setting")
+    settings = {s: i for i, s in enumerate(setting_order(data.loc[data["setting"] != "all", "setting"]))}
+    settings["all"] = len(settings)
+    methods = {m: i for i, m in enumerate([*NBS_PAIRS, "all"])}
+    metrics = {m: i for i, m in enumerate(POI_METRICS)}
+    data = data.assign(_s=data["setting"].map(settings), _m=data["method"].map(methods),
+                       _k=data["metric"].map(metrics))
+    data = data.sort_values(["protocol", "_k", "_s", "_m"]).drop(columns=["_s", "_m", "_k"]).reset_index(drop=True)
+    rows = []
+    for r in data.itertuples(index=False):
+        better = "higher" if POI_METRICS.get(r.metric, True) else "lower"
+        comparison = ("all NBS variants vs their one-stage counterparts" if r.method == "all"
+                      else f"{method_label(r.method)} vs {method_label(r.baseline)}")
+        setting = f"all ({r.n_settings} settings)" if r.setting == "all" else setting_label(r.setting)
+        sure = r.ci_low > 0.5 or r.ci_high < 0.5
+        rows.append([Cell(str(r.protocol)), Cell(f"{metric_label(r.metric)} ({better} is better)"), Cell(setting),
+                     Cell(comparison), Cell(str(int(r.n))),
+                     Cell(fmt_mean_ci(r.p_improve, r.ci_low, r.ci_high, digits=2), bold=bool(sure)),
+                     Cell("–" if np.isnan(r.rel_improve) else
+                          f"{100 * r.rel_improve:+.1f} % [{100 * r.rel_low:+.1f}, {100 * r.rel_high:+.1f}]"),
+                     Cell(str(r.ci_kind))])
+    legend = ["P(improvement) = P(NBS variant better than its one-stage counterpart) over pairs of runs, ties "
+              "counting 1/2 (Agarwal et al., NeurIPS 2021); 0.5 = no difference. 'all' rows average over settings "
+              "(and over the three pairs), with a stratified bootstrap (seeds resampled within each setting).",
+              "[95 % CI]: bootstrap percentile interval; seeds are resampled jointly for the two methods of a pair "
+              "(same seed = same split and initial weights); test rows within (group, label) cells where both have "
+              "predictions.npz (resampled independently per run, which errs towards wider intervals). Bold: the "
+              "interval excludes 0.5.",
+              "Relative change of the seed means: (NBS - one-stage) / one-stage, sign flipped for Max-gAUCD, so "
+              "positive = NBS better.",
+              "n: seeds both methods ran (minimum over settings for 'all' rows)."]
+    return Table(name="improvement", title="Probability of improvement: NBS variants vs one-stage counterparts",
+                 header=["Protocol", "Metric", "Setting", "Comparison", "n", "P(improvement) [95 % CI]",
+                         "Relative change [95 % CI]", "CI resamples"],
+                 rows=rows, legend=legend, data=data, align="llllcccl")
 
 
 def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | None = None, test: str = "t",
@@ -290,15 +437,20 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
     """Select epochs, run the paired tests and write every table that the runs support to ``out_dir``.
 
     ``frame`` is :func:`~fairbench.reports.collect.collect_runs`'s output; ``selection=None`` uses each
-    protocol's own rule. Also writes ``summary.csv`` (all metrics, all groups), ``failed_runs.csv``
-    and ``index.md`` (what was written, what was skipped and why). Returns the written paths.
+    protocol's own rule. Also writes ``summary.csv`` (all metrics, all groups, mean, std and bootstrap
+    interval), ``selected_runs.csv`` (every run at its selected epoch with its degenerate flag),
+    ``failed_runs.csv`` and ``index.md`` (what was written, what was skipped and why). Returns the
+    written paths. Test-row resampling uses each run's predictions.npz where present.
     """
     if frame.empty:
         raise ValueError("no runs: nothing to tabulate")
     out = Path(out_dir)
     selected = select_epochs(frame, selection)
+    counts = load_selected_counts(selected)
+    selected = flag_degenerate(selected, counts)
     metrics = [m for m in TEST_METRICS if m in selected.columns]
     tests = paired_tests(selected, metrics, test=test)
+    poi = improvement_probabilities(selected, counts)
     paths: list[Path] = []
     written, skipped = [], []
 
@@ -313,14 +465,21 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
         written.append(f"{table.name}: {table.title}")
 
     for protocol in sorted(selected["protocol"].unique()):
-        attempt(f"main_{protocol}", lambda p=protocol: main_table(selected, p, tests=tests, experiments=experiments))
+        attempt(f"main_{protocol}", lambda p=protocol: main_table(selected, p, tests=tests, experiments=experiments,
+                                                                  counts=counts))
         attempt(f"alignment_{protocol}", lambda p=protocol: alignment_table(frame, p, experiments=experiments))
-    attempt("comparisons", lambda: comparisons_table(selected, experiments=experiments))
+    attempt("comparisons", lambda: comparisons_table(selected, experiments=experiments, counts=counts))
     attempt("paired_tests", lambda: paired_tests_table(tests))
-    attempt("protocols", lambda: protocols_table(selected, experiments=experiments))
-    summary = summarise(selected, [m for m in selected.columns if m in HIGHER_IS_BETTER])
+    attempt("improvement", lambda: improvement_table(poi, experiments=experiments))
+    attempt("degenerate_runs", lambda: degenerate_table(selected, experiments=experiments, counts=counts))
+    attempt("protocols", lambda: protocols_table(selected, experiments=experiments, counts=counts))
+    summary = bootstrap_summary(selected, [m for m in selected.columns if m in HIGHER_IS_BETTER], counts)
     failed = failed_runs(frame)
-    for name, data in (("summary.csv", summary), ("failed_runs.csv", failed)):
+    run_columns = [c for c in (*CONFIG_KEYS, "seed", "selection", "selected_epoch", *TEST_METRICS, "degenerate",
+                               "degenerate_reason", "chance_tested", "run_auc_low", "run_auc_high", "run_dir")
+                   if c in selected.columns]
+    for name, data in (("summary.csv", summary), ("selected_runs.csv", selected[run_columns]),
+                       ("failed_runs.csv", failed)):
         write_with_atomic(out / name, lambda tmp, d=data: d.to_csv(tmp, index=False, float_format="%.6g"))
         paths.append(out / name)
     index = ["# Tables", "", *(f"- {w}" for w in written)]

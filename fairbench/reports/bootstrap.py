@@ -1,0 +1,214 @@
+"""Bootstrap confidence intervals over seeds and test rows, and the probability of improvement.
+
+Every hard-label metric of the tables (overall AUC = balanced accuracy, per-group AUC, TPR and FPR,
+their gaps, the worst group) is a function of the **correct counts per (group, label) cell** of the
+test set (``fairbench/metrics.py``): with ``k[g, y]`` correct out of ``n[g, y]``,
+``TPR_g = k[g, 1] / n[g, 1]``, ``FPR_g = 1 - k[g, 0] / n[g, 0]``, ``AUC_g = (TPR_g + TNR_g) / 2``
+(the mean over the classes present) and the overall AUC the same on the pooled counts.
+
+Resampling the rows of a cell with replacement makes its correct count ``Binomial(n_cell, k / n_cell)``,
+so a row bootstrap stratified by cell draws those counts directly (exact, and independent of the
+test-set size). The **seed-and-row bootstrap** of a configuration's seed mean resamples its seeds with
+replacement and, for every drawn seed, the rows of each test cell (a two-level bootstrap). Runs without
+``predictions.npz`` get the **seed-only bootstrap** (seeds resampled, the metric values of
+``metrics.csv`` taken as fixed), and every interval says which of the two it is (``ci_kind``).
+
+Probability of improvement (Agarwal et al., "Deep Reinforcement Learning at the Edge of the Statistical
+Precipice", NeurIPS 2021): ``P(X > Y) = 1 / (N M) sum_i sum_j S(x_i, y_j)`` with ``S = 1`` when ``x_i``
+is better than ``y_j``, ``1/2`` on a tie and 0 otherwise; averaged over settings for the aggregate, with
+a stratified bootstrap (seeds resampled within each setting). Methods run with the same seeds share
+that seed's split and initial weights (common random numbers), so one draw of seed indices serves both
+methods of a pair. Their test rows are resampled independently, which ignores the positive
+correlation of two methods scored on the same rows and so errs towards wider intervals.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CI_KINDS", "COUNT_METRICS", "DEFAULT_BOOTSTRAPS", "PREDICTIONS_FILE", "CellCounts", "counts_from_predictions",
+    "draw_counts", "key_rng", "load_selected_counts", "metrics_from_counts", "percentile_ci",
+    "probability_of_improvement", "seed_bootstrap", "seed_row_bootstrap",
+]
+
+PREDICTIONS_FILE = "predictions.npz"
+#: Bootstrap draws per interval.
+DEFAULT_BOOTSTRAPS = 2000
+#: Labels of the two bootstraps (shown next to every interval).
+CI_KINDS = {"rows": "seeds and test rows", "seeds": "seeds only (no predictions.npz)"}
+#: Metrics that are functions of the per-cell correct counts (row bootstrap available).
+COUNT_METRICS: tuple[str, ...] = ("auc", "worst_group_auc", "group_auc_gap", "tpr_gap", "fpr_gap",
+                                  "equalized_odds_difference", "accuracy")
+MISMATCH_MESSAGE = ("{path}: predictions at epoch {epoch} give {metric} = {got:.6f} but metrics.csv has "
+                    "{want:.6f}; the two files are from different runs, retrain the run")
+
+
+@dataclass(frozen=True)
+class CellCounts:
+    """Correct and total test rows per (group, label) cell, shape ``(n_groups, 2)`` (label 0, label 1)."""
+
+    correct: np.ndarray
+    total: np.ndarray
+
+
+def counts_from_predictions(y: np.ndarray, group: np.ndarray, labels: np.ndarray,
+                            n_groups: int | None = None) -> CellCounts:
+    """Cell counts of one epoch's hard ``labels`` against ``y`` (rows in groups ``group``)."""
+    y, group, labels = (np.asarray(a, dtype=np.int64) for a in (y, group, labels))
+    G = int(n_groups if n_groups is not None else (group.max() + 1 if group.size else 0))
+    cell = 2 * group + y
+    total = np.bincount(cell, minlength=2 * G).reshape(G, 2)
+    correct = np.bincount(cell, weights=(labels == y), minlength=2 * G).reshape(G, 2).astype(np.int64)
+    return CellCounts(correct=correct, total=total)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(np.broadcast_shapes(num.shape, den.shape), np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def _balanced(tpr: np.ndarray, tnr: np.ndarray) -> np.ndarray:
+    """Mean of TPR and TNR over the classes present (``hard_label_auc_from_counts``)."""
+    present = (~np.isnan(tpr)).astype(float) + (~np.isnan(tnr)).astype(float)
+    return _ratio(np.nan_to_num(tpr) + np.nan_to_num(tnr), present)
+
+
+def _nan_reduce(fn, values: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, as in fairbench.metrics
+        return fn(values, axis=-1)
+
+
+def metrics_from_counts(correct: np.ndarray, total: np.ndarray) -> dict[str, np.ndarray]:
+    """Every metric of :data:`COUNT_METRICS` from counts of shape ``(..., n_groups, 2)``; leading axes
+    are kept (draws, seeds). Same conventions as ``fairbench/metrics.py`` (NaN groups ignored)."""
+    k, n = np.asarray(correct, dtype=float), np.asarray(total, dtype=float)
+    tnr_g, tpr_g = _ratio(k[..., 0], n[..., 0]), _ratio(k[..., 1], n[..., 1])
+    auc_g = _balanced(tpr_g, tnr_g)
+    tpr = _ratio(k[..., 1].sum(-1), n[..., 1].sum(-1))
+    tnr = _ratio(k[..., 0].sum(-1), n[..., 0].sum(-1))
+    fpr_g = 1.0 - tnr_g
+    tpr_gap = _nan_reduce(np.nanmax, tpr_g) - _nan_reduce(np.nanmin, tpr_g)
+    fpr_gap = _nan_reduce(np.nanmax, fpr_g) - _nan_reduce(np.nanmin, fpr_g)
+    return {
+        "auc": _balanced(tpr, tnr),
+        "worst_group_auc": _nan_reduce(np.nanmin, auc_g),
+        "group_auc_gap": _nan_reduce(np.nanmax, auc_g) - _nan_reduce(np.nanmin, auc_g),
+        "tpr_gap": tpr_gap, "fpr_gap": fpr_gap,
+        "equalized_odds_difference": np.fmax(tpr_gap, fpr_gap),
+        "accuracy": _ratio(k.sum((-1, -2)), n.sum((-1, -2))),
+    }
+
+
+def key_rng(seed: int, *key: object) -> np.random.Generator:
+    """A generator fixed by ``seed`` and a key (e.g. the configuration), independent of call order."""
+    return np.random.default_rng([seed, zlib.crc32("|".join(map(str, key)).encode())])
+
+
+def draw_counts(rng: np.random.Generator, correct: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """One row-bootstrap draw of the correct counts: ``Binomial(n_cell, k_cell / n_cell)`` per cell."""
+    total = np.asarray(total, dtype=np.int64)
+    p = np.clip(_ratio(np.asarray(correct, dtype=float), total.astype(float)), 0.0, 1.0)
+    return rng.binomial(total, np.nan_to_num(p))
+
+
+def seed_row_bootstrap(correct: np.ndarray, total: np.ndarray, *, n_boot: int = DEFAULT_BOOTSTRAPS,
+                       rng: np.random.Generator, seed_idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Bootstrap distribution (``n_boot`` draws) of the seed mean of every count metric.
+
+    ``correct``, ``total``: shape ``(n_seeds, n_groups, 2)``. Each draw resamples the seeds
+    (``seed_idx``, shape ``(n_boot, n_seeds)``, drawn here when not given) and then every drawn seed's
+    test rows within each cell.
+    """
+    correct, total = np.asarray(correct), np.asarray(total)
+    S = correct.shape[0]
+    idx = rng.integers(0, S, size=(n_boot, S)) if seed_idx is None else seed_idx
+    drawn = draw_counts(rng, correct[idx], total[idx])
+    return {m: _nan_reduce(np.nanmean, v) for m, v in metrics_from_counts(drawn, total[idx]).items()}
+
+
+def seed_bootstrap(values: np.ndarray, *, n_boot: int = DEFAULT_BOOTSTRAPS, rng: np.random.Generator,
+                   seed_idx: np.ndarray | None = None) -> np.ndarray:
+    """Bootstrap distribution of the mean of ``values`` (one per seed), seeds resampled only."""
+    values = np.asarray(values, dtype=float)
+    idx = rng.integers(0, values.shape[0], size=(n_boot, values.shape[0])) if seed_idx is None else seed_idx
+    return _nan_reduce(np.nanmean, values[idx])
+
+
+def percentile_ci(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of a bootstrap distribution (NaN draws ignored)."""
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[~np.isnan(draws)]
+    if draws.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, *, higher: bool = True) -> np.ndarray:
+    """Agarwal et al. (2021): ``P(X > Y) = mean_{i, j} S(x_i, y_j)`` (ties count 1/2) along the last
+    axis of ``x`` and ``y`` (leading axes broadcast, e.g. bootstrap draws); ``higher=False`` when a
+    lower value is better (a gap)."""
+    x, y = np.asarray(x, dtype=float)[..., :, None], np.asarray(y, dtype=float)[..., None, :]
+    better = (x > y) if higher else (x < y)
+    score = better + 0.5 * (x == y)
+    return score.mean(axis=(-1, -2))
+
+
+def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc", "group_auc_gap"),
+                         tolerance: float = 1e-6) -> dict[str, CellCounts]:
+    """Cell counts at the selected epoch of every run of ``selected`` that has ``predictions.npz``.
+
+    Runs without the file are left out (their intervals fall back to the seed-only bootstrap). A file
+    whose numbers disagree with ``metrics.csv`` (``check`` metrics beyond ``tolerance``) is an error.
+    """
+    from fairbench.predictions import load_predictions
+
+    out: dict[str, CellCounts] = {}
+    for row in selected.drop_duplicates("run_dir").itertuples(index=False):
+        run_dir = str(getattr(row, "run_dir"))
+        path = Path(run_dir) / PREDICTIONS_FILE
+        if not path.is_file():
+            continue
+        pred = load_predictions(path)
+        epoch = int(getattr(row, "selected_epoch"))
+        if not 1 <= epoch <= pred.epochs:
+            raise ValueError(f"{path}: holds {pred.epochs} epochs, the selected epoch is {epoch}; retrain the run")
+        n_groups = _n_groups(selected, run_dir, pred.group)
+        counts = counts_from_predictions(pred.y, pred.group, pred.labels[epoch - 1], n_groups)
+        got = metrics_from_counts(counts.correct, counts.total)
+        values = row._asdict()
+        for metric in check:
+            want = values.get(metric)
+            if want is not None and np.isfinite(want) and abs(float(got[metric]) - float(want)) > tolerance:
+                raise ValueError(MISMATCH_MESSAGE.format(path=path, epoch=epoch, metric=metric,
+                                                         got=float(got[metric]), want=float(want)))
+        out[run_dir] = counts
+    return out
+
+
+def _n_groups(selected: pd.DataFrame, run_dir: str, group: np.ndarray) -> int:
+    """Groups of a run: the ``auc/<g>`` columns it has values for, at least those seen in the test rows."""
+    row = selected[selected["run_dir"] == run_dir].iloc[0]
+    named = sum(1 for c in selected.columns if c.startswith("auc/") and pd.notna(row[c]))
+    return max(named, int(group.max()) + 1 if group.size else 0)
+
+
+def stack_counts(counts: Mapping[str, CellCounts], run_dirs: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(correct, total)`` stacked over ``run_dirs`` (seed axis first); None unless every run has counts
+    with the same cell layout."""
+    if not run_dirs or any(r not in counts for r in run_dirs):
+        return None
+    shapes = {counts[r].correct.shape for r in run_dirs}
+    if len(shapes) != 1:
+        return None
+    return (np.stack([counts[r].correct for r in run_dirs]), np.stack([counts[r].total for r in run_dirs]))

@@ -1,0 +1,100 @@
+"""Degenerate runs: classifiers whose selected-epoch test predictions carry no signal.
+
+A run is **degenerate** at its selected epoch when either
+
+- **constant**: it predicts one class for every test row. Read from ``predictions.npz`` when present,
+  else from ``metrics.csv``: every group's (TPR, FPR) is (0, 0) (all negative) or every group's is
+  (1, 1) (all positive); or
+- **chance**: its hard-label AUC is at chance within test-set noise: the 95 % row-bootstrap interval
+  of the run's AUC (test rows resampled within (group, label) cells, :mod:`fairbench.reports.bootstrap`)
+  contains 0.5. This needs ``predictions.npz``; runs without it are counted as ``untested``.
+
+Such a model has AUC 0.5 and often a group gap of exactly 0, so it would look "fairest". The tables and
+figures mark every (setting, method) with at least one degenerate seed (:data:`DEGENERATE_MARK` and the
+count), never bold it as best and never put it on a Pareto front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fairbench.reports.bootstrap import CellCounts, draw_counts, key_rng, metrics_from_counts, percentile_ci
+
+__all__ = ["CHANCE_DRAWS", "DEGENERATE_MARK", "degenerate_counts", "flag_degenerate", "format_count",
+           "is_constant_from_rates"]
+
+DEGENERATE_MARK = "‡"
+#: Row-bootstrap draws of one run's AUC for the chance test.
+CHANCE_DRAWS = 2000
+COUNT_COLUMNS = ("n_runs", "n_degenerate", "n_constant", "n_chance", "n_untested")
+
+
+def is_constant_from_rates(row: Mapping[str, object], columns: Sequence[str]) -> bool:
+    """True when every group's (TPR, FPR) in ``row`` is (0, 0), or every one is (1, 1) (NaNs ignored)."""
+    tprs = [float(row[c]) for c in columns if c.startswith("tpr/") and pd.notna(row[c])]
+    fprs = [float(row[c]) for c in columns if c.startswith("fpr/") and pd.notna(row[c])]
+    rates = tprs + fprs
+    if not tprs or not fprs:
+        return False
+    return all(r == 0.0 for r in rates) or all(r == 1.0 for r in rates)
+
+
+def _is_constant_from_counts(counts: CellCounts) -> bool:
+    """All rows one class: every label-1 row right and every label-0 row wrong, or the reverse."""
+    k, n = counts.correct, counts.total
+    return bool(np.all(k[:, 1] == n[:, 1]) and np.all(k[:, 0] == 0)
+                or np.all(k[:, 1] == 0) and np.all(k[:, 0] == n[:, 0]))
+
+
+def flag_degenerate(selected: pd.DataFrame, counts: Mapping[str, CellCounts], *, seed: int = 0,
+                    n_draws: int = CHANCE_DRAWS, level: float = 0.95) -> pd.DataFrame:
+    """``selected`` with columns ``degenerate`` (bool), ``degenerate_reason`` ("constant", "chance" or
+    "") and ``chance_tested`` (False when the run has no ``predictions.npz``), plus the run's
+    row-bootstrap AUC interval ``run_auc_low``/``run_auc_high`` where it was computed."""
+    rate_columns = [c for c in selected.columns if c.startswith(("tpr/", "fpr/"))]
+    reasons, tested, lows, highs = [], [], [], []
+    for row in selected.to_dict("records"):
+        c = counts.get(str(row["run_dir"]))
+        lo = hi = float("nan")
+        if c is not None:
+            constant = _is_constant_from_counts(c)
+            rng = key_rng(seed, "chance", row["run_dir"])
+            draws = draw_counts(rng, np.broadcast_to(c.correct, (n_draws, *c.correct.shape)),
+                                np.broadcast_to(c.total, (n_draws, *c.total.shape)))
+            lo, hi = percentile_ci(metrics_from_counts(draws, c.total)["auc"], level)
+            chance = lo <= 0.5 <= hi
+        else:
+            constant, chance = is_constant_from_rates(row, rate_columns), False
+        reasons.append("constant" if constant else "chance" if chance else "")
+        tested.append(c is not None)
+        lows.append(lo)
+        highs.append(hi)
+    out = selected.copy()
+    out["degenerate_reason"] = reasons
+    out["degenerate"] = out["degenerate_reason"] != ""
+    out["chance_tested"] = tested
+    out["run_auc_low"], out["run_auc_high"] = lows, highs
+    return out
+
+
+def degenerate_counts(flagged: pd.DataFrame, by: Sequence[str] = ("protocol", "setting", "method")) -> pd.DataFrame:
+    """Per group of ``by``: runs, degenerate runs, of which constant / at chance, and runs whose chance
+    test could not run (no predictions)."""
+    keys = [k for k in by if k in flagged.columns]
+    grouped = flagged.groupby(keys, sort=True, dropna=False)
+    out = pd.DataFrame({
+        "n_runs": grouped["run_dir"].nunique(),
+        "n_degenerate": grouped["degenerate"].sum(),
+        "n_constant": grouped["degenerate_reason"].agg(lambda s: int((s == "constant").sum())),
+        "n_chance": grouped["degenerate_reason"].agg(lambda s: int((s == "chance").sum())),
+        "n_untested": grouped["chance_tested"].agg(lambda s: int((~s.astype(bool)).sum())),
+    }).reset_index()
+    return out.astype({c: int for c in COUNT_COLUMNS})
+
+
+def format_count(n_degenerate: int, n_runs: int) -> str:
+    """``" ‡ (3/5 degenerate)"`` or ``""``."""
+    return f" {DEGENERATE_MARK} ({n_degenerate}/{n_runs} degenerate)" if n_degenerate else ""
