@@ -77,12 +77,23 @@ REFERENCE_HYPERPARAMS: dict[str, HyperParams] = {
 }
 
 
+#: Defaults of a setting without reference values (every declared setting): its spec's
+#: ``hyperparameters`` are applied over these, and ``val_per_cell`` comes from its split recipe.
+DEFAULT_HYPERPARAMS = HyperParams(lr=1e-3, dropout=0.2, batch_size=128, epochs=50, bargain_epochs=15, val_per_cell=2)
+
+
 def reference_hyperparams(setting: str) -> HyperParams:
-    """The reference's hyper-parameters for ``setting``; unknown names list the valid ones."""
-    try:
+    """The reference's hyper-parameters for ``setting``, else the declared defaults of a registered setting.
+
+    A declared setting gets :data:`DEFAULT_HYPERPARAMS` with its split's ``val_per_cell`` and its
+    spec's ``hyperparameters``; unknown names list the valid ones (a ValueError).
+    """
+    if setting in REFERENCE_HYPERPARAMS:
         return REFERENCE_HYPERPARAMS[setting]
-    except KeyError:
-        raise ValueError(f"unknown setting {setting!r}; valid settings: {', '.join(REFERENCE_HYPERPARAMS)}") from None
+    from fairbench.data.registry import get_setting
+
+    spec = get_setting(setting)
+    return DEFAULT_HYPERPARAMS.override(val_per_cell=spec.val_per_cell, **dict(spec.hyperparams))
 
 
 def parse_override(text: str) -> tuple[str, Any]:

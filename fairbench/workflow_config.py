@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from fairbench.hparams import REFERENCE_HYPERPARAMS, HyperParams
+from fairbench.hparams import REFERENCE_HYPERPARAMS, HyperParams, reference_hyperparams
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 #: T values at or above the number of epochs bargain in every epoch.
@@ -64,6 +64,9 @@ def _key_path(error: jsonschema.ValidationError) -> str:
 
 def check_config(config: dict[str, Any]) -> list[TrainJob]:
     """Validate ``config`` (schema, then names of settings, methods and overrides); return the job grid."""
+    from fairbench.data.declare import use_specs
+    from fairbench.data.errors import DataError
+    from fairbench.data.registry import list_settings
     from fairbench.registry import available_methods
 
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(config), key=lambda e: list(e.path))
@@ -71,6 +74,10 @@ def check_config(config: dict[str, Any]) -> list[TrainJob]:
         lines = [f"config key '{_key_path(e)}': {e.message}" for e in errors[:5]]
         raise ConfigError("invalid workflow configuration:\n  " + "\n  ".join(lines)
                           + "\n  (schema: workflow/schemas/config.schema.yaml)")
+    try:  # declared datasets: registered here, and through $FAIRBENCH_DATA_SPECS in every job
+        use_specs((config.get("data") or {}).get("specs") or [])
+    except DataError as error:
+        raise ConfigError(f"config key 'data.specs': {error}") from None
     overrides = config.get("overrides") or {}
     try:
         next(iter(REFERENCE_HYPERPARAMS.values())).override(**overrides)
@@ -80,9 +87,9 @@ def check_config(config: dict[str, Any]) -> list[TrainJob]:
     jobs: list[TrainJob] = []
     for name, exp in config["experiments"].items():
         for setting in exp["settings"]:
-            if setting not in REFERENCE_HYPERPARAMS:
+            if setting not in list_settings():
                 raise ConfigError(f"config key 'experiments.{name}.settings': unknown setting {setting!r}; "
-                                  f"valid: {', '.join(REFERENCE_HYPERPARAMS)}")
+                                  f"valid: {', '.join(list_settings())}")
         for method in exp["methods"]:
             if method not in methods:
                 raise ConfigError(f"config key 'experiments.{name}.methods': unknown method {method!r}; "
@@ -106,5 +113,5 @@ def export_tracking_settings(config: dict[str, Any]) -> None:
 
 def job_hyperparams(job: TrainJob, config: dict[str, Any]) -> HyperParams:
     """Resolved hyper-parameters of a job (reference values, then config overrides, then the variant)."""
-    hp = REFERENCE_HYPERPARAMS[job.setting].override(**(config.get("overrides") or {}))
+    hp = reference_hyperparams(job.setting).override(**(config.get("overrides") or {}))
     return hp.override(**variant_overrides(job.variant))

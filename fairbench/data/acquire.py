@@ -39,11 +39,13 @@ from fairbench.data.errors import (
     BASE_URL_ENV,
     CACHE_CORRUPTED,
     CHECKSUM_FIX_DOWNLOAD,
+    CHECKSUM_FIX_LOCAL,
     CHECKSUM_FIX_MIRROR,
     CHECKSUM_MISMATCH,
     DATA_DIR_ENV,
     HTML_INSTEAD_OF_DATA,
     HTTP_ERROR,
+    LOCAL_MISSING,
     MIRROR_ENV,
     MIRROR_MISSING,
     NO_NETWORK,
@@ -147,7 +149,18 @@ def fetch_spec(
 
 
 def _obtain(dataset: str, inp: RawInput, root: Path, mirror: Path | None, base: str | None, timeout: float) -> Path:
-    """One input: the first option that is cached (or, with a mirror, in the mirror) wins."""
+    """One input: the first option that is cached (or, with a mirror, in the mirror) wins.
+
+    A declared local source (``source.path``) is copied from its path, mirror or not.
+    """
+    for raw in inp.options:
+        if raw.local is not None:
+            if _cached_ok(dataset, raw, root):
+                return root / raw.relpath
+            if not raw.local.is_file():
+                origin = get_dataset(dataset).origin
+                raise DataUnavailableError(LOCAL_MISSING.format(dataset=dataset, path=raw.local, origin=origin))
+            return _from_mirror(dataset, raw, root, raw.local)
     if mirror is not None:
         for raw in inp.options:
             if _cached_ok(dataset, raw, root):
@@ -197,9 +210,10 @@ def _store(data: bytes, raw: RawFile, root: Path) -> Path:
 
 
 def _from_mirror(dataset: str, raw: RawFile, root: Path, mirror: Path) -> Path:
-    src = mirror / raw.relpath
+    """Copy ``raw`` from the mirror folder (or from ``mirror`` itself when it is the file) after checking it."""
+    src = mirror if mirror.is_file() else mirror / raw.relpath
     data = src.read_bytes()
-    _check(data, raw, str(src), CHECKSUM_FIX_MIRROR)
+    _check(data, raw, str(src), CHECKSUM_FIX_MIRROR if src != raw.local else CHECKSUM_FIX_LOCAL)
     return _store(data, raw, root)
 
 

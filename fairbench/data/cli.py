@@ -10,11 +10,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from pathlib import Path
+
 from fairbench.data.acquire import fetch, is_cached, resolve_data_dir, sha256_file
 from fairbench.io import write_json_atomic
-from fairbench.data.errors import DataError
+from fairbench.data.errors import SPECS_ENV, DataError
 from fairbench.data.prepared import DEFAULT_PREPARED_DIR, prepare
-from fairbench.data.registry import DATASETS, SETTINGS, get_dataset
+from fairbench.data.registry import DATASETS, SETTINGS, all_settings, get_dataset, list_datasets, list_settings
 
 EXIT_DATA_ERROR = 2
 ERROR_PREFIX = "fairbench data: error: "
@@ -30,14 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p_list.set_defaults(func=_guard(cmd_list))
 
     p_fetch = commands.add_parser("fetch", help="download (or copy from the mirror) and verify raw files")
-    p_fetch.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(DATASETS)}, or 'all'")
+    p_fetch.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(DATASETS)} or a declared dataset, or 'all'")
     p_fetch.add_argument("--manifest", default=None, metavar="FILE",
                          help="also write a JSON list of the verified files (path, size, sha256)")
     _add_source_options(p_fetch)
     p_fetch.set_defaults(func=_guard(cmd_fetch))
 
     p_prep = commands.add_parser("prepare", help="write the encoded table of a setting as Parquet + manifest")
-    p_prep.add_argument("setting", metavar="SETTING", help=f"one of {', '.join(SETTINGS)}, or 'all'")
+    p_prep.add_argument("setting", metavar="SETTING", help=f"one of {', '.join(SETTINGS)} or a declared setting, or 'all'")
     p_prep.add_argument("--out", default=str(DEFAULT_PREPARED_DIR), help="output folder (default: %(default)s)")
     _add_source_options(p_prep)
     p_prep.set_defaults(func=_guard(cmd_prepare))
@@ -47,6 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _add_source_options(parser: argparse.ArgumentParser, *, mirror: bool = True) -> None:
     parser.add_argument(
         "--data-dir", default=None, help="raw-file cache (default: $FAIRBENCH_DATA_DIR or ~/.cache/fairbench/raw)"
+    )
+    parser.add_argument(
+        "--spec", action="append", default=[], metavar="PATH",
+        help=f"a dataset spec (YAML) or a folder of them, added to ${SPECS_ENV} (repeatable)",
     )
     if mirror:
         parser.add_argument(
@@ -60,6 +66,10 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
     def run(args: argparse.Namespace) -> int:
         try:
+            if getattr(args, "spec", None):
+                from fairbench.data.declare import use_specs
+
+                use_specs(args.spec)
             return handler(args)
         except DataError as exc:
             print(ERROR_PREFIX + " ".join(str(exc).split()), file=sys.stderr)
@@ -71,14 +81,18 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print one row per setting: dataset, rows, groups, cells, encoded width, cached."""
-    header = ("setting", "dataset", "rows", "groups", "cells", "features", "cached")
+    """Print one row per setting: dataset, rows, groups, cells, encoded width, cached, spec file.
+
+    Sizes a declared spec leaves unchecked print as ``?``; the paper's seven settings have no spec (``-``).
+    """
+    header = ("setting", "dataset", "rows", "groups", "cells", "features", "cached", "spec")
     rows = [header]
-    for spec in SETTINGS.values():
+    for spec in all_settings():
         dataset = get_dataset(spec.dataset)
         cached = "yes" if is_cached(spec.dataset, args.data_dir) else "no"
         sizes = (dataset.n_rows, spec.n_groups, spec.n_cells, spec.n_features)
-        rows.append((spec.name, spec.dataset, *map(str, sizes), cached))
+        origin = "-" if spec.origin == "built-in" else _short(spec.origin)
+        rows.append((spec.name, spec.dataset, *("?" if v is None else str(v) for v in sizes), cached, origin))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
@@ -86,9 +100,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _short(origin: str) -> str:
+    """A spec path relative to the package's spec folder or the working folder when inside one."""
+    path = Path(origin)
+    for base in (Path(__file__).resolve().parent.parent.parent, Path.cwd()):
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return origin
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch one dataset (or all) and print the verified paths."""
-    names = list(DATASETS) if args.dataset == "all" else [get_dataset(args.dataset).name]
+    names = list_datasets() if args.dataset == "all" else [get_dataset(args.dataset).name]
     manifest = []
     for name in names:
         paths = fetch(name, data_dir=args.data_dir, mirror=args.mirror, base_url=args.base_url)
@@ -103,7 +128,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Prepare one setting (or all) and print the Parquet paths."""
-    names = list(SETTINGS) if args.setting == "all" else [args.setting]
+    names = list_settings() if args.setting == "all" else [args.setting]
     for name in names:
         path = prepare(name, args.out, data_dir=args.data_dir, mirror=args.mirror, base_url=args.base_url)
         print(path)

@@ -8,6 +8,11 @@ from __future__ import annotations
 MIRROR_ENV = "FAIRBENCH_DATA_MIRROR"
 DATA_DIR_ENV = "FAIRBENCH_DATA_DIR"
 BASE_URL_ENV = "FAIRBENCH_DATA_BASE_URL"
+SPECS_ENV = "FAIRBENCH_DATA_SPECS"
+
+SPEC_INVALID = "dataset spec {path}: key '{key}': {problem}"
+DUPLICATE_NAME = "{kind} {name!r} is already registered (from {origin}); choose another name"
+LOCAL_MISSING = "{dataset}: local source file {path} does not exist (key 'source.path' of {origin})"
 
 UNKNOWN_SETTING = "unknown setting {name!r}; valid settings: {valid}"
 UNKNOWN_DATASET = "unknown dataset {name!r}; valid datasets: {valid}"
@@ -20,6 +25,7 @@ CHECKSUM_FIX_DOWNLOAD = (
     "Re-download it (fairbench data fetch {dataset}), or check that the source still serves the original file."
 )
 CHECKSUM_FIX_MIRROR = "Check the mirror copy: it must be byte-identical to the canonical file (see SOURCES.md)."
+CHECKSUM_FIX_LOCAL = "Check the file, or put its actual sha256 in the spec (key 'source.sha256') if it is the right one."
 CACHE_CORRUPTED = (
     "cached file {path} is corrupted: expected sha256 {expected}, got {actual}. "
     "Delete it and fetch again (fairbench data fetch {dataset})."
@@ -64,6 +70,10 @@ class DataError(Exception):
 
 class UnknownSettingError(DataError, ValueError):
     """A setting or dataset name that the registry does not know."""
+
+
+class SpecError(DataError, ValueError):
+    """A dataset spec that cannot be used; the message names the file and the key."""
 
 
 class DataUnavailableError(DataError):

@@ -59,8 +59,9 @@ def reference_frame(
     if paths is None:
         paths = fetch(dataset.name, data_dir=data_dir, mirror=mirror, base_url=base_url)
     X, y = read_dataset(dataset.name, paths)
-    if X.shape != (dataset.n_rows, dataset.n_columns):
-        detail = f"shape {X.shape}, expected {(dataset.n_rows, dataset.n_columns)}"
+    expected = (dataset.n_rows, dataset.n_columns)
+    if any(want is not None and got != want for got, want in zip(X.shape, expected)):
+        detail = f"shape {X.shape}, expected {tuple('any' if e is None else e for e in expected)}"
         raise FrameError(FRAME_MISMATCH.format(dataset=dataset.name, detail=detail))
     return with_group(spec, X, y)
 
@@ -68,6 +69,9 @@ def reference_frame(
 def with_group(spec: SettingSpec, X: pd.DataFrame, y: np.ndarray) -> ReferenceFrame:
     """Attach the group of ``spec`` to ``(X, y)`` and apply its frame steps (us_crime)."""
     gspec = spec.group
+    if gspec.attribute not in X.columns:
+        detail = f"setting {spec.name}: sensitive column {gspec.attribute!r} is not among {', '.join(map(str, X.columns))}"
+        raise FrameError(FRAME_MISMATCH.format(dataset=spec.dataset, detail=detail))
     group = group_index(gspec, X[gspec.attribute], dataset=spec.dataset)
     X = X.copy()
     if gspec.feature is not None:
@@ -85,6 +89,14 @@ def group_index(gspec: GroupSpec, column: pd.Series, *, dataset: str = "") -> np
         raise FrameError(FRAME_MISMATCH.format(dataset=dataset, detail=f"missing values in {gspec.attribute!r}"))
     if gspec.threshold is not None:
         return (column.to_numpy(dtype=np.float64) > gspec.threshold).astype(np.int64)
+    if gspec.members:
+        codes = {value: i for i, values in enumerate(gspec.members) for value in values}
+        group = column.map(lambda v: codes.get(v, -1)).to_numpy(dtype=np.int64)
+        if (group < 0).any():
+            unknown = sorted(map(str, column[group < 0].unique().tolist()))[:10]
+            detail = f"{gspec.attribute!r} has values {unknown} that belong to no group; add them to the groups"
+            raise FrameError(FRAME_MISMATCH.format(dataset=dataset, detail=detail))
+        return group
     found = set(column.unique().tolist())
     if found != set(gspec.values):
         detail = f"{gspec.attribute!r} has values {sorted(map(str, found))}, expected {list(map(str, gspec.values))}"

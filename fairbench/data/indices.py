@@ -55,6 +55,8 @@ def rows_per_test_cell(n_rows: int, n_cells: int, test_fraction: float) -> int:
 def load_paper_indices(setting: str) -> SplitIndices:
     """The paper's split file of ``setting``, shipped as package data."""
     spec = get_setting(setting)
+    if spec.paper_split is None:
+        raise SplitError(SPLIT_INVALID.format(split="paper", setting=setting, detail="it has no paper split file"))
     resource = resources.files("fairbench.data").joinpath("split_files", *spec.paper_split.split("/"), SPLIT_FILE)
     with resource.open("rb") as fh, np.load(fh) as arrays:
         return SplitIndices(
@@ -70,15 +72,24 @@ def draw_indices(
     n_groups: int,
     *,
     seed: int,
-    test_fraction: float,
+    test_fraction: float | None,
     val_per_cell: int,
     test_with_replacement: bool = True,
     setting: str = "",
+    test_per_cell: int | None = None,
 ) -> SplitIndices:
-    """A new split with the paper's recipe, reproducible from ``seed`` (``setting`` only names errors)."""
+    """A new split with the paper's recipe, reproducible from ``seed`` (``setting`` only names errors).
+
+    ``test_per_cell`` (declared settings) replaces ``floor(test_fraction * N / n_cells)``.
+    """
     cells = cells_of(group, y)
     n_cells = 2 * n_groups
-    per_cell = rows_per_test_cell(len(cells), n_cells, test_fraction)
+    if test_per_cell is not None:
+        per_cell = int(test_per_cell)
+    elif test_fraction is not None:
+        per_cell = rows_per_test_cell(len(cells), n_cells, test_fraction)
+    else:
+        raise ValueError("a split recipe needs test_per_cell or test_fraction")
     split = f"seed{seed}" + ("" if test_with_replacement else "-norepl")
     pools = [np.flatnonzero(cells == c) for c in range(n_cells)]
     for c, rows in enumerate(pools):

@@ -123,7 +123,8 @@ def load_prepared(out_dir: str | os.PathLike[str], setting: str) -> EncodedTable
         raise mismatch("parquet columns differ from the manifest")
     if len(frame) != manifest.get("n_rows"):
         raise mismatch(f"{len(frame)} rows, manifest says {manifest.get('n_rows')}")
-    if len(names) != spec.n_features or manifest.get("group_names") != spec.group_names:
+    width_differs = spec.n_features is not None and len(names) != spec.n_features
+    if width_differs or manifest.get("group_names") != spec.group_names:
         raise mismatch("feature width or group names differ from the registry")
     return EncodedTable(
         setting=setting,

@@ -94,7 +94,7 @@ def encode_frame(setting: str, frame: ReferenceFrame) -> EncodedTable:
     spec = get_setting(setting)
     dataset = get_dataset(spec.dataset)
     features = encode(reference_steps(frame.X, dataset))
-    if features.shape[1] != spec.n_features:
+    if spec.n_features is not None and features.shape[1] != spec.n_features:
         detail = f"{features.shape[1]} encoded columns, expected {spec.n_features}"
         raise FrameError(FRAME_MISMATCH.format(dataset=dataset.name, detail=detail))
     return EncodedTable(

@@ -123,8 +123,16 @@ READERS: dict[str, Reader] = {
 
 
 def read_dataset(dataset: str, paths: Mapping[str, Path]) -> tuple[pd.DataFrame, np.ndarray]:
-    """``(X, y)`` of ``dataset`` from the raw files returned by :func:`fairbench.data.fetch`."""
-    return READERS[dataset](paths)
+    """``(X, y)`` of ``dataset`` from the raw files returned by :func:`fairbench.data.fetch`.
+
+    The paper's datasets use the readers above; a declared or code-registered dataset its own
+    ``reader`` (:class:`fairbench.data.tables.TableRecipe` for YAML specs).
+    """
+    from fairbench.data.registry import get_dataset
+
+    spec = get_dataset(dataset)
+    reader = spec.reader if spec.reader is not None else READERS[dataset]
+    return reader(paths)
 
 
 def _arff_attributes(path: Path) -> list[tuple[str, str]]:

@@ -1,16 +1,33 @@
-"""The six datasets and seven settings of the benchmark: raw files, checksums, groups, split recipe.
+"""The registry of datasets and settings: raw files, checksums, groups, split recipe.
 
-Facts come from ``datasets.md`` (row order, labels, group definitions, encoded widths) and the
-raw-file manifest ``SOURCES.md`` (sha256 and size of every raw file). Files that live inside a
-zip archive are pinned by the sha256 of the *member*, because UCI rebuilds its outer zips.
+The six datasets and seven settings of the paper are written here in Python (their frames and
+split files are pinned by the tests). Every other setting is *declared*: a YAML spec (the format
+is in :mod:`fairbench.data.declare`) shipped in ``fairbench/data/specs/`` (German credit,
+ACSIncome), named by ``$FAIRBENCH_DATA_SPECS`` / ``fairbench data --spec`` / the workflow key
+``data.specs``, or added from code with :func:`register`. Declared specs are loaded on the first
+look-up, so every accessor below sees them.
+
+Facts of the paper's datasets come from the raw-file manifest ``SOURCES.md`` (sha256 and size of
+every raw file) and the reference frames (row order, labels, group definitions, encoded widths).
+Files that live inside a zip archive are pinned by the sha256 of the *member*, because UCI
+rebuilds its outer zips.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fairbench.data.errors import UNKNOWN_DATASET, UNKNOWN_SETTING, UnknownSettingError
+from fairbench.data.errors import DUPLICATE_NAME, UNKNOWN_DATASET, UNKNOWN_SETTING, SpecError, UnknownSettingError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: Parses the raw files of a dataset (keyed by input role) into ``(X, y)``.
+Reader = Callable[[Mapping[str, Path]], "tuple[pd.DataFrame, np.ndarray]"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +44,10 @@ class RawFile:
 
     relpath: str
     sha256: str
-    size: int
+    size: int | None
     sources: tuple[Source, ...]
     note: str = ""
+    local: Path | None = None  # a local file to copy from (declared specs with ``source.path``)
 
     @property
     def name(self) -> str:
@@ -49,18 +67,24 @@ class DatasetSpec:
     """A raw dataset: its files, and the shape ``(n_rows, n_columns)`` of ``X`` as read from them.
 
     ``n_columns`` counts the columns before any setting-specific step (us_crime: 127 read, 102
-    after its group steps). ``drop_before_encoding`` / ``fillna_before_encoding`` are the
-    reference's extra steps before one-hot encoding (titanic).
+    after its group steps); ``None`` leaves a size unchecked. ``drop_before_encoding`` /
+    ``fillna_before_encoding`` are the reference's extra steps before one-hot encoding (titanic).
+    ``display_name`` names the dataset in tables and figures; ``reader`` parses the raw files
+    (``None``: the paper dataset's reader in :mod:`fairbench.data.readers`); ``origin`` is
+    ``"built-in"`` or the spec file that declared it.
     """
 
     name: str
     inputs: tuple[RawInput, ...]
-    n_rows: int
-    n_columns: int
+    n_rows: int | None
+    n_columns: int | None
     label: str
     licence: str
     drop_before_encoding: tuple[str, ...] = ()
     fillna_before_encoding: float | None = None
+    display_name: str = ""
+    reader: Reader | None = None
+    origin: str = "built-in"
 
     @property
     def files(self) -> tuple[RawFile, ...]:
@@ -71,8 +95,9 @@ class DatasetSpec:
 class GroupSpec:
     """How the sensitive group of a setting is defined.
 
-    Either ``values`` (categorical: group index = position of the raw value, sorted order) or
-    ``threshold`` (two groups: ``attribute <= threshold`` is group 0, ``> threshold`` group 1).
+    Either ``values`` (categorical: group index = position of the raw value, sorted order),
+    ``members`` (categorical: group ``i`` holds the raw values ``members[i]``) or ``threshold``
+    (two groups: ``attribute <= threshold`` is group 0, ``> threshold`` group 1).
     ``feature`` names a binary group column added to the features; ``drop_attribute`` removes the
     raw attribute; ``drop_missing_columns`` then removes every column with a missing value.
     """
@@ -80,6 +105,7 @@ class GroupSpec:
     attribute: str
     names: tuple[str, ...]
     values: tuple[Any, ...] = ()
+    members: tuple[tuple[Any, ...], ...] = ()
     threshold: float | None = None
     feature: str | None = None
     drop_attribute: bool = False
@@ -92,15 +118,29 @@ class GroupSpec:
 
 @dataclass(frozen=True)
 class SettingSpec:
-    """A (dataset, sensitive attribute) pair with its paper split and split recipe."""
+    """A (dataset, sensitive attribute) pair with its paper split and split recipe.
+
+    Split recipe (:mod:`fairbench.data.indices`): ``val_per_cell`` validation rows per (group,
+    label) cell, then ``test_per_cell`` test rows per cell, or ``floor(test_fraction * N / cells)``
+    when ``test_per_cell`` is ``None``. ``paper_split`` names the shipped split file; a setting
+    without one uses, wherever the paper split is asked for, the split drawn from seed 0 with its
+    recipe, test rows drawn with replacement iff ``test_replacement``. ``n_features`` (``None``:
+    unchecked) is the encoded width. ``hyperparams`` are the declared defaults
+    (:func:`fairbench.hparams.reference_hyperparams`); ``display_name`` names it in tables.
+    """
 
     name: str
     dataset: str
     group: GroupSpec
-    paper_split: str
+    paper_split: str | None
     val_per_cell: int
-    test_fraction: float
-    n_features: int
+    test_fraction: float | None
+    n_features: int | None
+    test_per_cell: int | None = None
+    test_replacement: bool = True
+    hyperparams: tuple[tuple[str, Any], ...] = ()
+    display_name: str = ""
+    origin: str = "built-in"
 
     @property
     def group_names(self) -> list[str]:
@@ -219,6 +259,7 @@ DATASETS: dict[str, DatasetSpec] = {
     for d in (
         DatasetSpec(
             name="adult",
+            display_name="Adult",
             inputs=(RawInput("test", (_ADULT_TEST,)), RawInput("data", (_ADULT_DATA,))),
             n_rows=48_842,
             n_columns=14,
@@ -227,6 +268,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="bank",
+            display_name="Bank",
             inputs=(RawInput("table", (_BANK_FULL,)),),
             n_rows=45_211,
             n_columns=16,
@@ -235,6 +277,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="default_credit",
+            display_name="Default credit",
             inputs=(RawInput("table", (_CREDIT_XLS, _CREDIT_CSV)),),
             n_rows=30_000,
             n_columns=24,
@@ -243,6 +286,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="student_por",
+            display_name="Student-por",
             inputs=(RawInput("table", (_STUDENT_POR,)),),
             n_rows=649,
             n_columns=32,
@@ -251,6 +295,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="titanic",
+            display_name="Titanic",
             inputs=(RawInput("table", (_TITANIC_XLS, _TITANIC_CSV)),),
             n_rows=1_309,
             n_columns=13,
@@ -261,6 +306,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="us_crime",
+            display_name="US crime",
             inputs=(RawInput("data", (_COMMUNITIES_DATA,)), RawInput("names", (_COMMUNITIES_NAMES,))),
             n_rows=1_994,
             n_columns=127,
@@ -350,18 +396,60 @@ SETTINGS: dict[str, SettingSpec] = {
 }
 
 
+def register(dataset: DatasetSpec | None, settings: Iterable[SettingSpec] = ()) -> list[str]:
+    """Add a dataset (``None``: settings of a dataset already registered) and its settings; return their names.
+
+    The way to add settings from code (a declared YAML spec goes through
+    :func:`fairbench.data.declare.load_spec`). Names must be new: a clash raises :class:`SpecError`
+    naming where the first one came from. Registering the same objects again is a no-op.
+    """
+    settings = list(settings)
+    if dataset is not None:
+        old = DATASETS.get(dataset.name)
+        if old is not None and old != dataset:
+            raise SpecError(DUPLICATE_NAME.format(kind="dataset", name=dataset.name, origin=old.origin))
+    known = set(DATASETS) | ({dataset.name} if dataset is not None else set())
+    for spec in settings:
+        old_setting = SETTINGS.get(spec.name)
+        if old_setting is not None and old_setting != spec:
+            raise SpecError(DUPLICATE_NAME.format(kind="setting", name=spec.name, origin=old_setting.origin))
+        if spec.dataset not in known:
+            raise UnknownSettingError(UNKNOWN_DATASET.format(name=spec.dataset, valid=", ".join(sorted(known))))
+    if dataset is not None:
+        DATASETS[dataset.name] = dataset
+    for spec in settings:
+        SETTINGS[spec.name] = spec
+    return [spec.name for spec in settings]
+
+
+def _declared() -> None:
+    """Load the shipped specs once, and the user's specs whenever ``$FAIRBENCH_DATA_SPECS`` changes."""
+    from fairbench.data.declare import load_declared
+
+    load_declared()
+
+
 def list_settings() -> list[str]:
-    """Names of all settings, in registry order."""
+    """Names of all settings, in registry order (the paper's seven, then the declared ones)."""
+    _declared()
     return list(SETTINGS)
 
 
 def list_datasets() -> list[str]:
     """Names of all datasets, in registry order."""
+    _declared()
     return list(DATASETS)
+
+
+def all_settings() -> list[SettingSpec]:
+    """Every setting, in registry order."""
+    _declared()
+    return list(SETTINGS.values())
 
 
 def get_setting(name: str) -> SettingSpec:
     """The setting called ``name``; :class:`UnknownSettingError` lists the valid names otherwise."""
+    _declared()
     try:
         return SETTINGS[name]
     except (KeyError, TypeError):
@@ -370,6 +458,7 @@ def get_setting(name: str) -> SettingSpec:
 
 def get_dataset(name: str) -> DatasetSpec:
     """The dataset called ``name``; :class:`UnknownSettingError` lists the valid names otherwise."""
+    _declared()
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
@@ -380,3 +469,17 @@ def settings_of(dataset: str) -> list[SettingSpec]:
     """The settings built on ``dataset``."""
     get_dataset(dataset)
     return [s for s in SETTINGS.values() if s.dataset == dataset]
+
+
+def display_name(setting: str) -> str:
+    """How tables and figures name ``setting``: its declared name, else ``"<dataset> (<attribute>)"``.
+
+    ``adult-sex`` -> ``Adult (sex)``; the attribute part is the setting name after the first ``-``.
+    """
+    spec = get_setting(setting)
+    if spec.display_name:
+        return spec.display_name
+    dataset = get_dataset(spec.dataset)
+    title = dataset.display_name or dataset.name
+    _, _, attribute = setting.partition("-")
+    return f"{title} ({attribute})" if attribute else title

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     import torch
 
 PAPER = "paper"
+#: The split a declared setting uses where the paper split is asked for: drawn once, from seed 0.
+FIXED_SEED = 0
+FIXED = f"fixed-seed{FIXED_SEED}"
 PAPER_OPTIONS_FIXED = (
     "the paper split is fixed (test drawn with replacement, val_per_cell={k}); "
     "other values of val_per_cell or test_with_replacement need a seeded split"
@@ -75,7 +78,10 @@ class Part:
 
 @dataclass(frozen=True)
 class SplitData:
-    """A setting's standardised split; ``cell_names[c] == f"{group}|y={label}"`` for ``c = group * 2 + label``."""
+    """A setting's standardised split; ``cell_names[c] == f"{group}|y={label}"`` for ``c = group * 2 + label``.
+
+    ``input_shape`` is ``(C, H, W)`` for an image setting (rows of ``X`` are flattened pixels), else ``None``.
+    """
 
     setting: str
     split: str
@@ -85,6 +91,7 @@ class SplitData:
     train: Part
     val: Part
     test: Part
+    input_shape: tuple[int, int, int] | None = None
 
     @property
     def n_groups(self) -> int:
@@ -99,10 +106,12 @@ class SplitData:
         return len(self.feature_names)
 
 
-def split_name(split: str | int, test_with_replacement: bool = True) -> str:
-    """``"paper"``, ``"seed3"`` or ``"seed3-norepl"``."""
+def split_name(split: str | int, test_with_replacement: bool = True, setting: str | None = None) -> str:
+    """``"paper"`` (``"fixed-seed0"`` for a setting without a paper split file), ``"seed3"`` or ``"seed3-norepl"``."""
     if split == PAPER:
-        return PAPER
+        if setting is None or get_setting(setting).paper_split is not None:
+            return PAPER
+        return FIXED + ("" if test_with_replacement else "-norepl")
     return f"seed{int(split)}" + ("" if test_with_replacement else "-norepl")
 
 
@@ -111,22 +120,34 @@ def load_split(
     *,
     split: str | int = PAPER,
     scaler_fit: ScalerFit = "all",
-    test_with_replacement: bool = True,
+    test_with_replacement: bool | None = None,
     val_per_cell: int | None = None,
     prepared_dir: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     mirror: str | os.PathLike[str] | None = None,
 ) -> SplitData:
-    """The standardised train / val / test parts of ``setting`` for ``split`` ("paper" or a seed)."""
-    spec = get_setting(setting)
+    """The standardised train / val / test parts of ``setting`` for ``split`` ("paper" or a seed).
+
+    ``test_with_replacement=None``: the paper split's own choice, and with replacement for a seed.
+    """
     if scaler_fit not in SCALER_FITS:
         raise ValueError(BAD_SCALER_FIT.format(valid=", ".join(SCALER_FITS), value=scaler_fit))
     table = encoded_table(setting, prepared_dir=prepared_dir, data_dir=data_dir, mirror=mirror)
     indices = split_indices(
         setting, table, split=split, test_with_replacement=test_with_replacement, val_per_cell=val_per_cell
     )
-    name = split_name(split, test_with_replacement)
-    check_indices(indices, table.group, table.y, spec.n_groups, setting=setting, split=name)
+    replacement = test_with_replacement
+    if replacement is None:
+        replacement = get_setting(setting).test_replacement if split == PAPER else True
+    name = split_name(split, replacement, setting)
+    return split_from_indices(table, indices, name, scaler_fit=scaler_fit)
+
+
+def split_from_indices(table: EncodedTable, indices: SplitIndices, name: str, *,
+                       scaler_fit: ScalerFit = "all") -> SplitData:
+    """Standardised train / val / test parts of ``table`` at ``indices`` (checked first)."""
+    setting = table.setting
+    check_indices(indices, table.group, table.y, table.n_groups, setting=setting, split=name)
     X = table.matrix
     scaler = fit_scaler(X, None if scaler_fit == "all" else indices.train)
     cells = table.cell
@@ -157,15 +178,26 @@ def split_indices(
     table: EncodedTable,
     *,
     split: str | int = PAPER,
-    test_with_replacement: bool = True,
+    test_with_replacement: bool | None = None,
     val_per_cell: int | None = None,
 ) -> SplitIndices:
-    """Row indices of ``split`` for ``setting`` (unchecked; see :func:`check_indices`)."""
+    """Row indices of ``split`` for ``setting`` (unchecked; see :func:`check_indices`).
+
+    The paper split of a setting without a split file is its recipe drawn from seed 0 (fixed
+    across seeds, like the paper's files), test rows with replacement as asked, else as the
+    setting's ``test_replacement`` says.
+    """
     spec = get_setting(setting)
     if split == PAPER:
-        if (val_per_cell is not None and val_per_cell != spec.val_per_cell) or not test_with_replacement:
-            raise ValueError(PAPER_OPTIONS_FIXED.format(k=spec.val_per_cell))
-        return load_paper_indices(setting)
+        if spec.paper_split is None:
+            if val_per_cell is not None and val_per_cell != spec.val_per_cell:
+                raise ValueError(PAPER_OPTIONS_FIXED.format(k=spec.val_per_cell))
+            replacement = spec.test_replacement if test_with_replacement is None else test_with_replacement
+            split, test_with_replacement = FIXED_SEED, replacement
+        else:
+            if (val_per_cell is not None and val_per_cell != spec.val_per_cell) or test_with_replacement is False:
+                raise ValueError(PAPER_OPTIONS_FIXED.format(k=spec.val_per_cell))
+            return load_paper_indices(setting)
     if isinstance(split, bool) or not isinstance(split, (int, np.integer)) or split < 0:
         raise ValueError(BAD_SPLIT.format(split=split))
     return draw_indices(
@@ -175,8 +207,9 @@ def split_indices(
         seed=int(split),
         test_fraction=spec.test_fraction,
         val_per_cell=spec.val_per_cell if val_per_cell is None else int(val_per_cell),
-        test_with_replacement=test_with_replacement,
+        test_with_replacement=True if test_with_replacement is None else test_with_replacement,
         setting=setting,
+        test_per_cell=spec.test_per_cell,
     )
 
 

@@ -15,15 +15,11 @@ PAPER_METHODS: tuple[str, ...] = ("erm", "dro", "ltr", "forml", "meta_gdro", "nb
 OBJECTIVES: tuple[str, ...] = ("ltr", "forml", "meta_gdro")
 AGGREGATORS: tuple[str, ...] = ("nbs", "mgda", "pcgrad", "cagrad", "imtl_g", "mean")
 BASELINES: tuple[str, ...] = ("erm", "dro", "group_dro", "reweighing")
-SETTINGS: tuple[str, ...] = ("adult-sex", "adult-race", "bank-age", "default_credit-sex", "student_por-sex",
-                             "titanic-sex", "us_crime-blackgt6pct")
 
 _OBJECTIVE_LABELS = {"ltr": "LtR", "forml": "FORML", "meta_gdro": "Meta-gDRO"}
 _AGGREGATOR_LABELS = {"nbs": "NBS", "mgda": "MGDA", "pcgrad": "PCGrad", "cagrad": "CAGrad", "imtl_g": "IMTL-G",
                       "mean": "Mean"}
 _BASELINE_LABELS = {"erm": "ERM", "dro": "DRO", "group_dro": "Group DRO", "reweighing": "Reweighing"}
-_DATASET_LABELS = {"adult": "Adult", "bank": "Bank", "default_credit": "Default credit", "student_por": "Student-por",
-                   "titanic": "Titanic", "us_crime": "US crime"}
 
 METRIC_LABELS: dict[str, str] = {
     "auc": "Overall AUC", "score_auc": "Score AUC", "group_auc_gap": "Max-gAUCD", "worst_group_auc": "Worst-gAUC",
@@ -84,16 +80,37 @@ def method_style(method: str) -> dict[str, object]:
             "marker": _MARKERS.get(agg, "o"), "label": method_label(method)}
 
 
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``SETTINGS``: every registered setting in registry order (:mod:`fairbench.data.registry`)."""
+    if name == "SETTINGS":
+        from fairbench.data.registry import list_settings
+
+        return tuple(list_settings())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def setting_label(setting: str) -> str:
-    """``adult-sex`` -> ``Adult (sex)``."""
-    dataset, _, attribute = setting.partition("-")
-    name = _DATASET_LABELS.get(dataset, dataset)
-    return f"{name} ({attribute})" if attribute else name
+    """The registry's display name (``adult-sex`` -> ``Adult (sex)``, a spec's ``display_name``).
+
+    A setting the registry does not know (runs of a spec that is not loaded) keeps its name,
+    ``dataset (attribute)`` style.
+    """
+    from fairbench.data.errors import UnknownSettingError
+    from fairbench.data.registry import display_name
+
+    try:
+        return display_name(setting)
+    except UnknownSettingError:
+        dataset, _, attribute = setting.partition("-")
+        return f"{dataset} ({attribute})" if attribute else dataset
 
 
 def setting_order(settings: Iterable[str]) -> list[str]:
-    """The paper's order for known settings, then the rest alphabetically."""
-    return sorted(set(settings), key=lambda s: (SETTINGS.index(s) if s in SETTINGS else len(SETTINGS), s))
+    """Registry order (the paper's seven, then the declared settings), then unknown names alphabetically."""
+    from fairbench.data.registry import list_settings
+
+    known = list_settings()
+    return sorted(set(settings), key=lambda s: (known.index(s) if s in known else len(known), s))
 
 
 def metric_label(metric: str) -> str:

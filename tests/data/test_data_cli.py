@@ -23,11 +23,14 @@ def test_list_shows_every_setting(capsys: pytest.CaptureFixture[str], tmp_path: 
     (tmp_path / "titanic/titanic3.csv").write_bytes(b"")
     assert run(["data", "list", "--data-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["setting", "dataset", "rows", "groups", "cells", "features", "cached"]
+    assert lines[0].split() == ["setting", "dataset", "rows", "groups", "cells", "features", "cached", "spec"]
     rows = {line.split()[0]: line.split() for line in lines[1:-1]}
     assert list(rows) == list_settings()
     assert rows["adult-race"][1:6] == ["adult", "48842", "5", "10", "105"]
-    assert rows["titanic-sex"][-1] == "yes" and rows["adult-sex"][-1] == "no"
+    assert rows["titanic-sex"][-2:] == ["yes", "-"] and rows["adult-sex"][-2:] == ["no", "-"]
+    # the shipped declared settings are listed with their spec file
+    assert rows["german-age"][1:] == ["german", "1000", "2", "4", "61", "no", "fairbench/data/specs/german.yaml"]
+    assert rows["acs_income-sex"][1:6] == ["acs_income", "332900", "2", "4", "38"]
     assert lines[-1] == f"cache: {tmp_path}"
 
 

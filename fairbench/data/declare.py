@@ -1,0 +1,367 @@
+"""Datasets and settings declared in YAML: parse, validate and register a spec.
+
+One file declares one dataset and its settings (a setting = the dataset with one sensitive
+attribute). Keys (column names are matched case-insensitively)::
+
+    dataset: german                      # name: letters, digits, '_', '.', '-'
+    display_name: German credit          # optional: name in tables ("<display_name> (<attribute>)")
+    licence: CC BY 4.0                   # optional
+    source:
+      url: https://.../german.data       # a canonical URL (zips: add member: [inner/file.csv]) ...
+      path: my_data.csv                  # ... or a local file, relative to the spec file
+      sha256: b21f3d81...                # required: the file is never used with another hash
+      format: csv                        # csv | parquet | arff | xls | xlsx (default: from the extension)
+      file: german/german.data           # optional: place in the cache and mirror (default: <dataset>/<name>)
+      size: 79793                        # optional, bytes
+      read: {sep: " ", header: false, columns: [...], na_values: ["?"]}   # optional reader options
+    rows: 1000                           # optional: expected number of rows (checked)
+    label: {column: credit_risk, favourable: [1], description: good credit risk}
+    drop: [id]                           # optional: columns removed before encoding
+    categorical: [job_code]              # optional: numeric codes one-hot encoded as categories
+    settings:
+      - name: german-age
+        display_name: German credit (age)          # optional
+        sensitive: {column: age, threshold: 25}    # groups age<=25, age>25 (names: [...] optional)
+        #          {column: sex, categories: [female, male]}            one group per value
+        #          {column: status, categories: {male: [A91, A93], female: [A92, A95]}}
+        #          drop: true removes the sensitive column from the features
+        features: 61                     # optional: expected encoded width (checked)
+        split: {val_per_cell: 2, test_per_cell: 25, replacement: false}   # or test_fraction: 0.1
+        hyperparameters: {batch_size: 64}   # optional: over fairbench.hparams.DEFAULT_HYPERPARAMS
+
+Every error names the file and the key. Specs are found in ``fairbench/data/specs/`` (shipped),
+in ``$FAIRBENCH_DATA_SPECS`` (files or folders of ``*.yaml``, separated by ``os.pathsep``),
+in ``fairbench data --spec PATH`` and in the workflow key ``data.specs``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fairbench.data.errors import SPEC_INVALID, SPECS_ENV, SpecError
+from fairbench.data.registry import DatasetSpec, GroupSpec, RawFile, RawInput, SettingSpec, Source, register
+from fairbench.data.tables import FORMAT_OF_EXTENSION, READ_OPTIONS, TableRecipe
+
+SPEC_DIR = Path(__file__).resolve().parent / "specs"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+_TOP = ("dataset", "display_name", "licence", "source", "rows", "label", "drop", "categorical", "settings")
+_SOURCE = ("url", "path", "member", "sha256", "format", "file", "size", "read")
+_LABEL = ("column", "favourable", "description")
+_SETTING = ("name", "display_name", "sensitive", "features", "split", "hyperparameters")
+_SENSITIVE = ("column", "threshold", "categories", "names", "drop")
+_SPLIT = ("val_per_cell", "test_per_cell", "test_fraction", "replacement")
+
+_LOADED: set[Path] = set()
+_SEEN_ENV: set[str] = set()
+_BUILTINS: list[bool] = []
+
+
+class _Spec:
+    """Error helper: every problem names the spec file and the key."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def fail(self, key: str, problem: str) -> SpecError:
+        return SpecError(SPEC_INVALID.format(path=self.origin, key=key, problem=problem))
+
+    def mapping(self, value: Any, key: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"expected a mapping with keys {', '.join(allowed)}, got {type(value).__name__}")
+        for name in value:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else str(name)
+                raise self.fail(where, f"unknown key; valid keys: {', '.join(allowed)}")
+        for name in required:
+            if name not in value or value[name] is None:
+                raise self.fail(f"{key}.{name}" if key else name, "required key is missing")
+        return dict(value)
+
+    def name(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not NAME.fullmatch(value):
+            raise self.fail(key, f"expected a name of letters, digits, '_', '.', '-', got {value!r}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def integer(self, value: Any, key: str, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"expected a number, got {value!r}")
+        return float(value)
+
+    def columns(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+            raise self.fail(key, f"expected a list of column names, got {value!r}")
+        return tuple(c.strip().lower() for c in value)
+
+
+def load_spec(path: str | os.PathLike[str]) -> tuple[DatasetSpec, list[SettingSpec]]:
+    """Parse and validate the spec file at ``path`` (nothing is registered)."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise SpecError(f"dataset spec {path} does not exist; pass a YAML file or a folder of them")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"dataset spec {path}: not readable YAML ({' '.join(str(exc).split())})") from None
+    return parse_spec(document, origin=str(path), base=path.parent)
+
+
+def parse_spec(document: Any, *, origin: str, base: Path) -> tuple[DatasetSpec, list[SettingSpec]]:
+    """The dataset and settings of a parsed YAML ``document``; ``base`` resolves ``source.path``."""
+    s = _Spec(origin)
+    top = s.mapping(document, "", _TOP, required=("dataset", "source", "label", "settings"))
+    dataset = s.name(top["dataset"], "dataset")
+    recipe_format, raw = _source(s, top["source"], dataset, base)
+    label = s.mapping(top["label"], "label", _LABEL, required=("column", "favourable"))
+    favourable = label["favourable"] if isinstance(label["favourable"], list) else [label["favourable"]]
+    if not favourable:
+        raise s.fail("label.favourable", "expected one or more label values")
+    source = s.mapping(top["source"], "source", _SOURCE)
+    read = source.get("read") or {}
+    recipe = TableRecipe(
+        dataset=dataset,
+        origin=origin,
+        format=recipe_format,
+        read=tuple(sorted(read.items())),
+        label=s.text(label["column"], "label.column").strip().lower(),
+        favourable=tuple(favourable),
+        drop=s.columns(top.get("drop"), "drop"),
+        categorical=s.columns(top.get("categorical"), "categorical"),
+    )
+    rows = top.get("rows")
+    spec = DatasetSpec(
+        name=dataset,
+        inputs=(RawInput("table", (raw,)),),
+        n_rows=None if rows is None else s.integer(rows, "rows", 1),
+        n_columns=None,
+        label=str(label.get("description") or f"{recipe.label} in {list(recipe.favourable)}"),
+        licence=str(top.get("licence") or "see the source"),
+        display_name=s.text(top.get("display_name", dataset), "display_name"),
+        reader=recipe,
+        origin=origin,
+    )
+    settings = top["settings"]
+    if not isinstance(settings, list) or not settings:
+        raise s.fail("settings", "expected a list of one or more settings")
+    parsed = [_setting(s, item, f"settings[{i}]", dataset) for i, item in enumerate(settings)]
+    names = [p.name for p in parsed]
+    if len(set(names)) != len(names):
+        raise s.fail("settings", f"setting names repeat: {names}")
+    return spec, parsed
+
+
+def _source(s: _Spec, value: Any, dataset: str, base: Path) -> tuple[str, RawFile]:
+    src = s.mapping(value, "source", _SOURCE, required=("sha256",))
+    if ("url" in src) == ("path" in src):
+        raise s.fail("source", "give exactly one of 'url' (a download) or 'path' (a local file)")
+    sha = src["sha256"]
+    if not isinstance(sha, str) or not SHA256.fullmatch(sha.lower()):
+        raise s.fail("source.sha256", f"expected 64 hexadecimal digits, got {sha!r}")
+    if "url" in src:
+        url = s.text(src["url"], "source.url")
+        if not re.match(r"(https?|file)://", url):
+            raise s.fail("source.url", f"expected an http(s):// or file:// URL, got {url!r}")
+        member = src.get("member") or []
+        if not isinstance(member, list) or not all(isinstance(m, str) for m in member):
+            raise s.fail("source.member", "expected a list of member names (nested zips: outer first)")
+        filename = member[-1] if member else url.rstrip("/").rsplit("/", 1)[-1]
+        sources, local = (Source(url, tuple(member)),), None
+    else:
+        local = (base / s.text(src["path"], "source.path")).resolve()
+        filename, sources = local.name, ()
+    fmt = src.get("format") or FORMAT_OF_EXTENSION.get(Path(filename).suffix.lower())
+    if fmt not in READ_OPTIONS:
+        raise s.fail("source.format", f"expected one of {', '.join(READ_OPTIONS)}, got {fmt!r}"
+                     + ("" if src.get("format") else f" (cannot tell from the file name {filename!r})"))
+    read = src.get("read") or {}
+    if read and not READ_OPTIONS[fmt]:
+        raise s.fail("source.read", f"the {fmt} format takes no reader options")
+    s.mapping(read, "source.read", tuple(sorted(READ_OPTIONS[fmt])))
+    relpath = src.get("file") or f"{dataset}/{filename}"
+    if not isinstance(relpath, str) or relpath.startswith("/") or ".." in Path(relpath).parts:
+        raise s.fail("source.file", f"expected a relative path like {dataset}/{filename}, got {relpath!r}")
+    size = src.get("size")
+    raw = RawFile(relpath=relpath, sha256=sha.lower(), size=None if size is None else s.integer(size, "source.size", 1),
+                  sources=sources, local=local)
+    return fmt, raw
+
+
+def _setting(s: _Spec, value: Any, key: str, dataset: str) -> SettingSpec:
+    item = s.mapping(value, key, _SETTING, required=("name", "sensitive", "split"))
+    name = s.name(item["name"], f"{key}.name")
+    group = _group(s, item["sensitive"], f"{key}.sensitive")
+    split = s.mapping(item["split"], f"{key}.split", _SPLIT, required=("val_per_cell",))
+    if ("test_per_cell" in split) == ("test_fraction" in split):
+        raise s.fail(f"{key}.split", "give exactly one of 'test_per_cell' or 'test_fraction'")
+    fraction = None
+    if "test_fraction" in split:
+        fraction = s.number(split["test_fraction"], f"{key}.split.test_fraction")
+        if not 0 < fraction < 1:
+            raise s.fail(f"{key}.split.test_fraction", f"expected a number in (0, 1), got {fraction!r}")
+    replacement = split.get("replacement", False)
+    if not isinstance(replacement, bool):
+        raise s.fail(f"{key}.split.replacement", f"expected true or false, got {replacement!r}")
+    val_per_cell = s.integer(split["val_per_cell"], f"{key}.split.val_per_cell", 1)
+    features = item.get("features")
+    return SettingSpec(
+        name=name,
+        dataset=dataset,
+        group=group,
+        paper_split=None,
+        val_per_cell=val_per_cell,
+        test_fraction=fraction,
+        n_features=None if features is None else s.integer(features, f"{key}.features", 1),
+        test_per_cell=(s.integer(split["test_per_cell"], f"{key}.split.test_per_cell", 1)
+                       if "test_per_cell" in split else None),
+        test_replacement=replacement,
+        hyperparams=_hyperparams(s, item.get("hyperparameters"), f"{key}.hyperparameters", val_per_cell),
+        display_name="" if item.get("display_name") is None else s.text(item["display_name"], f"{key}.display_name"),
+        origin=s.origin,
+    )
+
+
+def _group(s: _Spec, value: Any, key: str) -> GroupSpec:
+    sens = s.mapping(value, key, _SENSITIVE, required=("column",))
+    column = s.text(sens["column"], f"{key}.column").strip().lower()
+    if ("threshold" in sens) == ("categories" in sens):
+        raise s.fail(key, "give exactly one of 'threshold' (two groups: <= and >) or 'categories'")
+    drop = sens.get("drop", False)
+    if not isinstance(drop, bool):
+        raise s.fail(f"{key}.drop", f"expected true or false, got {drop!r}")
+    names = sens.get("names")
+    if "threshold" in sens:
+        threshold = s.number(sens["threshold"], f"{key}.threshold")
+        thr = format(threshold, "g")
+        default = (f"{column}<={thr}", f"{column}>{thr}")
+        return GroupSpec(column, names=_names(s, names, default, f"{key}.names"), threshold=threshold,
+                         drop_attribute=drop)
+    categories = sens["categories"]
+    if isinstance(categories, Mapping):
+        if len(categories) < 2:
+            raise s.fail(f"{key}.categories", "expected at least two groups")
+        members = []
+        for group, raw in categories.items():
+            vals = raw if isinstance(raw, list) else [raw]
+            if not vals:
+                raise s.fail(f"{key}.categories.{group}", "expected one or more raw values")
+            members.append(tuple(vals))
+        flat = [v for m in members for v in m]
+        if len(set(map(repr, flat))) != len(flat):
+            raise s.fail(f"{key}.categories", "a raw value belongs to more than one group")
+        default = tuple(str(g) for g in categories)
+        return GroupSpec(column, names=_names(s, names, default, f"{key}.names"), members=tuple(members),
+                         drop_attribute=drop)
+    if not isinstance(categories, list) or len(categories) < 2 or len(set(map(repr, categories))) != len(categories):
+        raise s.fail(f"{key}.categories", "expected a list of two or more distinct values, or a mapping "
+                                          "group name -> list of values")
+    default = tuple(str(v) for v in categories)
+    return GroupSpec(column, names=_names(s, names, default, f"{key}.names"), members=tuple((v,) for v in categories),
+                     drop_attribute=drop)
+
+
+def _names(s: _Spec, names: Any, default: tuple[str, ...], key: str) -> tuple[str, ...]:
+    if names is None:
+        return default
+    if not isinstance(names, list) or len(names) != len(default) or not all(isinstance(n, str) for n in names):
+        raise s.fail(key, f"expected a list of {len(default)} group names, got {names!r}")
+    if len(set(names)) != len(names):
+        raise s.fail(key, f"group names repeat: {names}")
+    return tuple(names)
+
+
+def _hyperparams(s: _Spec, value: Any, key: str, val_per_cell: int) -> tuple[tuple[str, Any], ...]:
+    """Declared hyper-parameters, typed by :class:`fairbench.hparams.HyperParams` and validated."""
+    from fairbench.hparams import DEFAULT_HYPERPARAMS, HyperParams
+
+    if value is None:
+        return ()
+    given = s.mapping(value, key, tuple(f.name for f in fields(HyperParams)))
+    kinds = {f.name: str(f.type) for f in fields(HyperParams)}
+    typed: dict[str, Any] = {}
+    for name, raw in given.items():
+        kind = kinds[name]
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            if kind == "int":
+                number = float(raw)
+                if not number.is_integer():
+                    raise ValueError
+                typed[name] = int(number)
+            else:
+                typed[name] = {"float": float, "str": str}[kind](raw)
+        except (TypeError, ValueError):
+            raise s.fail(f"{key}.{name}", f"expected a {kind}, got {raw!r}") from None
+    try:
+        DEFAULT_HYPERPARAMS.override(val_per_cell=val_per_cell, **typed)
+    except (TypeError, ValueError) as exc:
+        raise s.fail(key, str(exc)) from None
+    return tuple(sorted(typed.items()))
+
+
+def spec_files(location: str | os.PathLike[str]) -> list[Path]:
+    """The spec files at ``location``: the file itself, or a folder's ``*.yaml`` / ``*.yml`` in name order."""
+    path = Path(location).expanduser()
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not path.is_file():
+        raise SpecError(f"dataset spec {path} does not exist; pass a YAML file or a folder of them")
+    return [path]
+
+
+def load_specs(locations: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Register every spec at ``locations`` (files or folders; each file once); return the new setting names."""
+    names: list[str] = []
+    for location in locations:
+        for path in spec_files(location):
+            key = path.resolve()
+            if key in _LOADED:
+                continue
+            dataset, settings = load_spec(key)
+            names += register(dataset, settings)
+            _LOADED.add(key)
+    return names
+
+
+def load_declared() -> None:
+    """Register the shipped specs (once) and those named by ``$FAIRBENCH_DATA_SPECS`` (when it changes)."""
+    if not _BUILTINS:
+        _BUILTINS.append(True)
+        load_specs([SPEC_DIR])
+    value = os.environ.get(SPECS_ENV, "")
+    if value and value not in _SEEN_ENV:
+        load_specs(p for p in value.split(os.pathsep) if p)
+        _SEEN_ENV.add(value)
+
+
+def use_specs(locations: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Register specs and add them to ``$FAIRBENCH_DATA_SPECS``, so that child processes see them too."""
+    paths = [str(Path(p).expanduser().resolve()) for p in locations]
+    load_declared()
+    names = load_specs(paths)
+    current = [p for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p]
+    value = os.pathsep.join(current + [p for p in paths if p not in current])
+    if value:
+        os.environ[SPECS_ENV] = value
+        _SEEN_ENV.add(value)
+    return names
