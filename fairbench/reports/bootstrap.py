@@ -9,17 +9,20 @@ test set (``fairbench/metrics.py``): with ``k[g, y]`` correct out of ``n[g, y]``
 Resampling the rows of a cell with replacement makes its correct count ``Binomial(n_cell, k / n_cell)``,
 so a row bootstrap stratified by cell draws those counts directly (exact, and independent of the
 test-set size). The **seed-and-row bootstrap** of a configuration's seed mean resamples its seeds with
-replacement and, for every drawn seed, the rows of each test cell (a two-level bootstrap). Runs without
-``predictions.npz`` get the **seed-only bootstrap** (seeds resampled, the metric values of
-``metrics.csv`` taken as fixed), and every interval says which of the two it is (``ci_kind``).
+replacement and the rows of each test cell (a two-level bootstrap). When the runs score **one shared
+test set** (the same ``data.split`` in ``run.json``, e.g. the paper protocol's fixed split), one draw of
+row multiplicities (multinomial within each cell) is applied to every run, so that the test-set noise is
+shared as it is in the data; runs with their own test sets (the standard protocol redraws the split per
+seed) get independent binomial counts. Runs without ``predictions.npz`` get the **seed-only bootstrap**
+(seeds resampled, the metric values of ``metrics.csv`` taken as fixed), and every interval says which
+of the two it is (``ci_kind``).
 
 Probability of improvement (Agarwal et al., "Deep Reinforcement Learning at the Edge of the Statistical
 Precipice", NeurIPS 2021): ``P(X > Y) = 1 / (N M) sum_i sum_j S(x_i, y_j)`` with ``S = 1`` when ``x_i``
 is better than ``y_j``, ``1/2`` on a tie and 0 otherwise; averaged over settings for the aggregate, with
 a stratified bootstrap (seeds resampled within each setting). Methods run with the same seeds share
 that seed's split and initial weights (common random numbers), so one draw of seed indices serves both
-methods of a pair. Their test rows are resampled independently, which ignores the positive
-correlation of two methods scored on the same rows and so errs towards wider intervals.
+methods of a pair, and on a shared test set one draw of row multiplicities too.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import pandas as pd
 __all__ = [
     "CI_KINDS", "COUNT_METRICS", "DEFAULT_BOOTSTRAPS", "PREDICTIONS_FILE", "CellCounts", "counts_from_predictions",
     "draw_counts", "key_rng", "load_selected_counts", "metrics_from_counts", "percentile_ci",
-    "probability_of_improvement", "seed_bootstrap", "seed_row_bootstrap",
+    "probability_of_improvement", "resample_counts", "row_weights", "seed_bootstrap", "seed_row_bootstrap",
+    "shares_test_set", "units_of",
 ]
 
 PREDICTIONS_FILE = "predictions.npz"
@@ -53,10 +57,15 @@ MISMATCH_MESSAGE = ("{path}: predictions at epoch {epoch} give {metric} = {got:.
 
 @dataclass(frozen=True)
 class CellCounts:
-    """Correct and total test rows per (group, label) cell, shape ``(n_groups, 2)`` (label 0, label 1)."""
+    """Correct and total test rows per (group, label) cell, shape ``(n_groups, 2)`` (label 0, label 1);
+    optionally the rows themselves (``right``: prediction correct, ``cell``: 2 * group + label) and the
+    test set's name (``split``), for resampling a test set shared by several runs jointly."""
 
     correct: np.ndarray
     total: np.ndarray
+    right: np.ndarray | None = None
+    cell: np.ndarray | None = None
+    split: str | None = None
 
 
 def counts_from_predictions(y: np.ndarray, group: np.ndarray, labels: np.ndarray,
@@ -66,8 +75,9 @@ def counts_from_predictions(y: np.ndarray, group: np.ndarray, labels: np.ndarray
     G = int(n_groups if n_groups is not None else (group.max() + 1 if group.size else 0))
     cell = 2 * group + y
     total = np.bincount(cell, minlength=2 * G).reshape(G, 2)
-    correct = np.bincount(cell, weights=(labels == y), minlength=2 * G).reshape(G, 2).astype(np.int64)
-    return CellCounts(correct=correct, total=total)
+    right = (labels == y).astype(np.uint8)
+    correct = np.bincount(cell, weights=right, minlength=2 * G).reshape(G, 2).astype(np.int64)
+    return CellCounts(correct=correct, total=total, right=right, cell=cell)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -136,6 +146,44 @@ def seed_row_bootstrap(correct: np.ndarray, total: np.ndarray, *, n_boot: int = 
     return {m: _nan_reduce(np.nanmean, v) for m, v in metrics_from_counts(drawn, total[idx]).items()}
 
 
+def shares_test_set(units: Sequence[CellCounts]) -> bool:
+    """True when every run scored the same named test set, row for row (same split, labels and groups)."""
+    first = units[0]
+    if first.split is None or first.right is None or first.cell is None:
+        return False
+    return all(u.split == first.split and u.right is not None and u.cell is not None
+               and np.array_equal(u.cell, first.cell) for u in units[1:])
+
+
+def row_weights(rng: np.random.Generator, cell: np.ndarray, n_boot: int) -> np.ndarray:
+    """(n_boot, n_rows) row multiplicities of a bootstrap of the rows within each cell."""
+    weights = np.zeros((n_boot, cell.size))
+    for c in np.unique(cell):
+        rows = np.flatnonzero(cell == c)
+        weights[:, rows] = rng.multinomial(rows.size, np.full(rows.size, 1.0 / rows.size), size=n_boot)
+    return weights
+
+
+def resample_counts(units: Sequence[CellCounts], idx: np.ndarray, rng: np.random.Generator,
+                    weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Resampled ``(correct, total)``, shape ``(n_boot, n_seeds, n_groups, 2)``, of the runs ``units``
+    (seed axis) at the seed draws ``idx`` (n_boot, n_seeds). On a shared test set the same row
+    multiplicities (``weights``, drawn here unless given) apply to every run; else independent binomials."""
+    total = np.stack([u.total for u in units])
+    if weights is None and not shares_test_set(units):
+        return draw_counts(rng, np.stack([u.correct for u in units])[idx], total[idx]), total[idx]
+    cell = units[0].cell
+    w = row_weights(rng, cell, idx.shape[0]) if weights is None else weights
+    rights = np.stack([u.right for u in units]).astype(float)  # (S, n_rows)
+    G = total.shape[1]
+    full = np.zeros((idx.shape[0], len(units), G, 2))
+    for c in np.unique(cell):
+        rows = cell == c
+        full[:, :, c // 2, c % 2] = w[:, rows] @ rights[:, rows].T
+    picked = np.take_along_axis(full, idx[:, :, None, None], axis=1)
+    return picked.round().astype(np.int64), total[idx]
+
+
 def seed_bootstrap(values: np.ndarray, *, n_boot: int = DEFAULT_BOOTSTRAPS, rng: np.random.Generator,
                    seed_idx: np.ndarray | None = None) -> np.ndarray:
     """Bootstrap distribution of the mean of ``values`` (one per seed), seeds resampled only."""
@@ -166,7 +214,8 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray, *, higher: bool = T
 
 def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc", "group_auc_gap"),
                          tolerance: float = 1e-6) -> dict[str, CellCounts]:
-    """Cell counts at the selected epoch of every run of ``selected`` that has ``predictions.npz``.
+    """Cell counts at the selected epoch of every run of ``selected`` that has ``predictions.npz``, with
+    its test rows and the name of its test set (``data.split`` of run.json, with the setting).
 
     Runs without the file are left out (their intervals fall back to the seed-only bootstrap). A file
     whose numbers disagree with ``metrics.csv`` (``check`` metrics beyond ``tolerance``) is an error.
@@ -185,6 +234,8 @@ def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc
             raise ValueError(f"{path}: holds {pred.epochs} epochs, the selected epoch is {epoch}; retrain the run")
         n_groups = _n_groups(selected, run_dir, pred.group)
         counts = counts_from_predictions(pred.y, pred.group, pred.labels[epoch - 1], n_groups)
+        counts = CellCounts(counts.correct, counts.total, counts.right, counts.cell,
+                            split=_split_name(Path(run_dir), str(getattr(row, "setting", ""))))
         got = metrics_from_counts(counts.correct, counts.total)
         values = row._asdict()
         for metric in check:
@@ -196,6 +247,17 @@ def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc
     return out
 
 
+def _split_name(run_dir: Path, setting: str) -> str | None:
+    """``<setting>/<data.split>`` from the run's run.json (None when it does not say)."""
+    import json
+
+    try:
+        split = json.loads((run_dir / "run.json").read_text()).get("data", {}).get("split")
+    except (OSError, ValueError):
+        return None
+    return f"{setting}/{split}" if split else None
+
+
 def _n_groups(selected: pd.DataFrame, run_dir: str, group: np.ndarray) -> int:
     """Groups of a run: the ``auc/<g>`` columns it has values for, at least those seen in the test rows."""
     row = selected[selected["run_dir"] == run_dir].iloc[0]
@@ -203,12 +265,10 @@ def _n_groups(selected: pd.DataFrame, run_dir: str, group: np.ndarray) -> int:
     return max(named, int(group.max()) + 1 if group.size else 0)
 
 
-def stack_counts(counts: Mapping[str, CellCounts], run_dirs: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(correct, total)`` stacked over ``run_dirs`` (seed axis first); None unless every run has counts
-    with the same cell layout."""
+def units_of(counts: Mapping[str, CellCounts], run_dirs: Sequence[str]) -> list[CellCounts] | None:
+    """The counts of ``run_dirs`` in order; None unless every run has counts with the same cell layout."""
     if not run_dirs or any(r not in counts for r in run_dirs):
         return None
-    shapes = {counts[r].correct.shape for r in run_dirs}
-    if len(shapes) != 1:
+    if len({counts[r].correct.shape for r in run_dirs}) != 1:
         return None
-    return (np.stack([counts[r].correct for r in run_dirs]), np.stack([counts[r].total for r in run_dirs]))
+    return [counts[r] for r in run_dirs]

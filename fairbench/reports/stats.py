@@ -184,9 +184,11 @@ def bootstrap_summary(selected: pd.DataFrame, metrics: Sequence[str], counts: Ma
         runs = _runs_by_seed(group)
         rng = bs.key_rng(seed, "summary", *key)
         idx = rng.integers(0, len(runs), size=(n_boot, len(runs)))
-        stacked = bs.stack_counts(counts, list(runs["run_dir"]))  # type: ignore[arg-type]
-        row_draws = (bs.seed_row_bootstrap(*stacked, n_boot=n_boot, rng=rng, seed_idx=idx)
-                     if stacked is not None else {})
+        units = bs.units_of(counts, list(runs["run_dir"]))  # type: ignore[arg-type]
+        row_draws: dict[str, np.ndarray] = {}
+        if units is not None:
+            correct, total = bs.resample_counts(units, idx, rng)
+            row_draws = {m: bs._nan_reduce(np.nanmean, v) for m, v in bs.metrics_from_counts(correct, total).items()}
         for metric in metrics:
             if metric not in runs.columns:
                 continue
@@ -202,18 +204,21 @@ def bootstrap_summary(selected: pd.DataFrame, metrics: Sequence[str], counts: Ma
     return pd.DataFrame(rows)
 
 
-def _method_draws(runs: pd.DataFrame, metric: str, idx: np.ndarray, counts: Mapping[str, object],
-                  rng: np.random.Generator) -> tuple[np.ndarray, bool]:
-    """(n_boot, n_seeds) resampled per-seed values of ``metric`` for one method's runs (sorted by seed),
-    seeds drawn by ``idx``; test rows too when every run has counts. Second item: rows were resampled."""
+def _pair_draws(a: pd.DataFrame, b: pd.DataFrame, idx: np.ndarray, counts: Mapping[str, object],
+                rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Row-resampled count metrics of two methods' runs (sorted by the same seeds) at the seed draws
+    ``idx``: metric -> ((n_boot, n_seeds) of a, same of b). One draw of row multiplicities serves both
+    when all their runs share one test set. None unless every run has counts."""
     from fairbench.reports import bootstrap as bs
 
-    stacked = bs.stack_counts(counts, list(runs["run_dir"])) if metric in bs.COUNT_METRICS else None  # type: ignore[arg-type]
-    if stacked is None:
-        return runs[metric].to_numpy(dtype=float)[idx], False
-    correct, total = stacked
-    drawn = bs.draw_counts(rng, correct[idx], total[idx])
-    return bs.metrics_from_counts(drawn, total[idx])[metric], True
+    ua = bs.units_of(counts, list(a["run_dir"]))  # type: ignore[arg-type]
+    ub = bs.units_of(counts, list(b["run_dir"]))  # type: ignore[arg-type]
+    if ua is None or ub is None or ua[0].correct.shape != ub[0].correct.shape:
+        return None
+    weights = bs.row_weights(rng, ua[0].cell, idx.shape[0]) if bs.shares_test_set(ua + ub) else None
+    ma = bs.metrics_from_counts(*bs.resample_counts(ua, idx, rng, weights))
+    mb = bs.metrics_from_counts(*bs.resample_counts(ub, idx, rng, weights))
+    return {m: (ma[m], mb[m]) for m in ma}
 
 
 def _relative(x: np.ndarray, y: np.ndarray, higher: bool) -> np.ndarray:
@@ -260,15 +265,15 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
                     continue
                 a, b = per_method[method].loc[seeds], per_method[baseline].loc[seeds]
                 idx = bs.key_rng(seed, "poi-seeds", *ckey, setting).integers(0, len(seeds), size=(n_boot, len(seeds)))
+                row_draws = _pair_draws(a, b, idx, counts, rng) or {}
                 for metric, higher in metrics.items():
                     if metric not in group.columns:
                         continue
                     x, y = a[metric].to_numpy(dtype=float), b[metric].to_numpy(dtype=float)
-                    xd, rows_a = _method_draws(a, metric, idx, counts, rng)
-                    yd, rows_b = _method_draws(b, metric, idx, counts, rng)
+                    xd, yd = row_draws.get(metric, (x[idx], y[idx]))
                     point = float(bs.probability_of_improvement(x, y, higher=higher))
                     draws = bs.probability_of_improvement(xd, yd, higher=higher)
-                    kind = bs.CI_KINDS["rows" if rows_a and rows_b else "seeds"]
+                    kind = bs.CI_KINDS["rows" if metric in row_draws else "seeds"]
                     rel_lo, rel_hi = bs.percentile_ci(_relative(xd, yd, higher), level)
                     rows.append({**dict(zip(context, ckey)), "setting": setting, "method": method,
                                  "baseline": baseline, "metric": metric, "n_settings": 1, "n": len(seeds),
