@@ -18,6 +18,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/findings.smk"
 
 
 rule all:
@@ -29,3 +30,4 @@ rule all:
         rules.figures.output,
         rules.synthetic_figure.output,
         rules.log_report_to_wandb.output,
+        rules.findings.output,

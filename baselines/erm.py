@@ -1,5 +1,5 @@
 """Empirical risk minimisation with the reference's weighting: uniform weights, L2-normalised,
-w_j = 1 / sqrt(B) (method.md §3)."""
+w_j = 1 / sqrt(B) (docs/method.md §3)."""
 
 from __future__ import annotations
 

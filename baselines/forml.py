@@ -2,7 +2,7 @@
 https://arxiv.org/abs/2202.09340).
 
 Objective: the gap between the worst and the best sensitive group, max_g L_g - min_g L_g, with
-L_g the mean meta loss over group g's validation examples (groups, not cells; method.md §3).
+L_g the mean meta loss over group g's validation examples (groups, not cells; docs/method.md §3).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Meta-gDRO: the group-DRO objective (Sagawa et al., ICLR 2020, https://arxiv.org/abs/1911.08731)
-used as a meta objective on the validation set: max_g L_g (method.md §3)."""
+used as a meta objective on the validation set: max_g L_g (docs/method.md §3)."""
 
 from __future__ import annotations
 

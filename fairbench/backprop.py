@@ -1,6 +1,6 @@
 """The real training step's forward and reverse pass, written out op for op.
 
-The trainer minimises sum_j w_j CE_j(theta) over the batch (method.md §2, step 8). Autograd would
+The trainer minimises sum_j w_j CE_j(theta) over the batch (docs/method.md §2, step 8). Autograd would
 record a graph for that; this module runs the same ATen kernels in the same order instead
 (``log_softmax``/``nll_loss`` forward, ``_log_softmax_backward_data``, ``threshold_backward``, the
 ``mm`` calls of ``AddmmBackward``), so the gradients are bitwise identical to

@@ -1,4 +1,4 @@
-"""Per-setting hyper-parameters of the reference (method.md §7) and their command-line overrides."""
+"""Per-setting hyper-parameters of the reference (docs/method.md §5) and their command-line overrides."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 class HyperParams:
     """Everything a training run needs besides data, method, seed and protocol.
 
-    ``bargain_epochs`` is T of the two-stage schedule (method.md §4); ``val_per_cell`` is the number of
+    ``bargain_epochs`` is T of the two-stage schedule (docs/method.md §4); ``val_per_cell`` is the number of
     validation rows per (group, label) cell used when a split is drawn anew.
     """
 
@@ -63,7 +63,7 @@ class HyperParams:
 
 HYPERGRADIENT_BACKENDS = frozenset({"factorised", "functorch", "autograd"})
 
-#: method.md §7, one row per setting (lr, dropout, batch, epochs, T, validation rows per cell).
+#: docs/method.md §5, one row per setting (lr, dropout, batch, epochs, T, validation rows per cell).
 REFERENCE_HYPERPARAMS: dict[str, HyperParams] = {
     "adult-sex": HyperParams(lr=1e-3, dropout=0.2, batch_size=512, epochs=50, bargain_epochs=15, val_per_cell=3),
     "adult-race": HyperParams(lr=5e-4, dropout=0.4, batch_size=512, epochs=50, bargain_epochs=15, val_per_cell=3),

@@ -1,4 +1,4 @@
-"""One meta step of fairness-aware meta-learning (method.md §2): look-ahead, per-cell hypergradients.
+"""One meta step of fairness-aware meta-learning (docs/method.md §2): look-ahead, per-cell hypergradients.
 
 For a training batch (x_j, y_j), j = 1..B, and sample weights eps (all zero), the look-ahead is one step
 of the optimiser on sum_j eps_j CE_j(theta):
@@ -68,7 +68,7 @@ class ValidationSet:
 
 
 def soft_f1_surrogate(logits: Tensor, y: Tensor) -> Tensor:
-    """F1sur = sigmoid(-2s / (1 + s)) with s = sigmoid(logit of the true class) (method.md §2, step 3)."""
+    """F1sur = sigmoid(-2s / (1 + s)) with s = sigmoid(logit of the true class) (docs/method.md §2, step 3)."""
     s = torch.sigmoid(logits.gather(1, y[:, None]).squeeze(1))
     return torch.sigmoid(-2.0 * s / (1.0 + s))
 
@@ -202,7 +202,7 @@ def hypergradients_autograd(params: MLPParams, momentum_buf: MLPParams | None, x
 
 
 def clip_and_normalise(direction: Tensor, norm: str = "l2") -> Tensor:
-    """Sample weights w = max(-d, 0) / ||max(-d, 0)|| (method.md §2, step 7); all-zero stays zero.
+    """Sample weights w = max(-d, 0) / ||max(-d, 0)|| (docs/method.md §2, step 7); all-zero stays zero.
 
     ``norm="l2"`` is the reference; ``norm="sum"`` is the original Learning-to-Reweight normalisation.
     """

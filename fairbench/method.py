@@ -1,7 +1,7 @@
 """What a training method is: a rule that turns one mini-batch into per-sample weights.
 
 The trainer computes the per-sample cross-entropy CE_j of the batch and takes an SGD step on
-sum_j w_j CE_j (method.md §2, step 8). Methods differ only in how they choose w.
+sum_j w_j CE_j (docs/method.md §2, step 8). Methods differ only in how they choose w.
 """
 
 from __future__ import annotations

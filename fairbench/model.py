@@ -1,4 +1,4 @@
-"""The benchmark's classifier: MLP ``d -> 128 -> 64 -> 2`` with ReLU and dropout (method.md §1).
+"""The benchmark's classifier: MLP ``d -> 128 -> 64 -> 2`` with ReLU and dropout (docs/method.md §1).
 
 Written functionally (parameters are a tuple of tensors, dropout masks are explicit arguments) so that
 the meta step can evaluate the same network at the look-ahead point, take forward-mode derivatives

@@ -1,4 +1,4 @@
-"""Meta objectives over per-cell validation losses (method.md §3).
+"""Meta objectives over per-cell validation losses (docs/method.md §3).
 
 Every objective used here is piecewise linear in the cell losses L_c, so its eps-gradient is a
 combination of the rows of the hypergradient matrix: d = w^T G with w = dObjective/dL (a K-vector).

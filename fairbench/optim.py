@@ -14,7 +14,7 @@ from fairbench.model import MLPParams
 
 @dataclass(frozen=True)
 class SGDConfig:
-    """Optimiser of the reference (method.md §1): SGD, momentum 0.9, weight decay 5e-4."""
+    """Optimiser of the reference (docs/method.md §1): SGD, momentum 0.9, weight decay 5e-4."""
 
     lr: float
     momentum: float = 0.9
@@ -25,7 +25,7 @@ def lookahead_base(params: MLPParams, momentum_buf: MLPParams | None, cfg: SGDCo
     """The look-ahead point theta'(eps = 0) = theta - lr * (m * buf + wd * theta).
 
     With per-sample weights eps, theta'(eps) = theta'(0) - lr * sum_j eps_j grad CE_j(theta), because
-    the weighted gradient enters the momentum buffer with coefficient 1 (method.md §2, step 5).
+    the weighted gradient enters the momentum buffer with coefficient 1 (docs/method.md §2, step 5).
     """
     out = []
     for i, p in enumerate(params):

@@ -3,7 +3,7 @@
 The run's test rows are stored once (label ``y`` as int8, group index as int16) with the argmax
 label of every epoch, bit-packed row by row (``np.packbits`` of an (epochs, n_test) bool array) and
 deflate-compressed. That is what a bootstrap over test rows within (group, label) cells needs to
-recompute any hard-label metric at any epoch (docs/protocols.md, "Uncertainty"): the hard-label
+recompute any hard-label metric at any epoch (docs/protocols.md §5): the hard-label
 ROC-AUC of epoch e equals the balanced accuracy of ``labels[e - 1]`` against ``y``.
 """
 

@@ -144,7 +144,7 @@ class Trainer:
                                                             seed=self.label[1]))
 
     def step(self, x: Tensor, y: Tensor, group: Tensor, epoch: int, batch: int = 0) -> StepRecord:
-        """One training step on the batch (x, y, group); method.md §2."""
+        """One training step on the batch (x, y, group); docs/method.md §2."""
         B, hp = x.shape[0], self.hp
         hyper = None
         if self.method.uses_meta:

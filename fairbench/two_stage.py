@@ -1,4 +1,4 @@
-"""The two-stage fairness-aware meta-learner (Zeng et al., NeurIPS 2024, §4 of method.md).
+"""The two-stage fairness-aware meta-learner (Zeng et al., NeurIPS 2024, docs/method.md §4).
 
 Stage 1 (the first ``stage1_epochs`` epochs): the K (group, label) cells bargain over the direction in
 sample-weight space; the aggregator (Nash bargaining by default) turns the Gramian of the per-cell

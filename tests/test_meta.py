@@ -15,7 +15,7 @@ OPT = SGDConfig(lr=0.1, momentum=0.9, weight_decay=5e-4)
 
 
 def _cell_losses_at(eps: torch.Tensor, params, buf, x, y, val, train_masks, val_masks) -> torch.Tensor:
-    """L_c(theta'(eps)) computed directly from the definition of the look-ahead (method.md §2)."""
+    """L_c(theta'(eps)) computed directly from the definition of the look-ahead (docs/method.md §2)."""
     live = MLPParams(*(p.detach().requires_grad_(True) for p in params))
     ce = torch.nn.functional.cross_entropy(mlp_logits(live, x, train_masks), y, reduction="none")
     grads = torch.autograd.grad((eps * ce).sum(), live)

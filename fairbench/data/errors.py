@@ -24,7 +24,7 @@ CHECKSUM_MISMATCH = (
 CHECKSUM_FIX_DOWNLOAD = (
     "Re-download it (fairbench data fetch {dataset}), or check that the source still serves the original file."
 )
-CHECKSUM_FIX_MIRROR = "Check the mirror copy: it must be byte-identical to the canonical file (see SOURCES.md)."
+CHECKSUM_FIX_MIRROR = "Check the mirror copy: it must be byte-identical to the canonical file (see docs/datasets.md §2)."
 CHECKSUM_FIX_LOCAL = "Check the file, or put its actual sha256 in the spec (key 'source.sha256') if it is the right one."
 CACHE_CORRUPTED = (
     "cached file {path} is corrupted: expected sha256 {expected}, got {actual}. "

@@ -1,6 +1,6 @@
 """Rebuild the reference frame of a setting: features, favourable label and sensitive group.
 
-Group definitions (``datasets.md``): adult ``race`` (5 raw categories) and ``sex``; bank
+Group definitions (docs/datasets.md §1): adult ``race`` (5 raw categories) and ``sex``; bank
 ``age > 25`` (strict); default_credit ``sex`` (raw 1 = male, 2 = female, kept numeric);
 student_por ``sex`` F / M; titanic ``sex`` female / male; us_crime ``racepctblack > 0.06``.
 

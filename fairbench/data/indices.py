@@ -1,6 +1,6 @@
 """Row indices of train / validation / test: the paper's split files and a seeded generator.
 
-Recipe (``method.md`` section 8): a *cell* is a (group, label) pair with index ``group * 2 + y``.
+Recipe (docs/datasets.md §4): a *cell* is a (group, label) pair with index ``group * 2 + y``.
 Validation: ``k`` rows per cell. Test: ``floor(test_fraction * N / n_cells)`` rows per cell from
 the cell's other rows, drawn **with replacement** in the paper (indices repeat), or without
 replacement as a variant. Both are stored cell by cell. Train: every row in neither (sorted).

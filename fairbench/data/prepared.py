@@ -53,6 +53,10 @@ def prepare(
 ) -> Path:
     """Fetch, rebuild and encode ``setting``; write its Parquet file and manifest; return the Parquet path."""
     spec = get_setting(setting)
+    from fairbench.data.images import image_setting, prepare_image_setting
+
+    if image_setting(setting) is not None:  # pixels and labels (fairbench/data/images/table.py)
+        return prepare_image_setting(setting, out_dir, data_dir=data_dir, mirror=mirror)
     paths = fetch(spec.dataset, data_dir=data_dir, mirror=mirror, base_url=base_url)
     table = encode_frame(setting, reference_frame(setting, paths=paths))
     raw = {_raw_key(p): sha256_file(p) for p in paths.values()}

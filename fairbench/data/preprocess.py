@@ -1,6 +1,6 @@
 """Encode a reference frame as the reference code did, and standardise it.
 
-Reference steps (``datasets.md``, ``method.md`` section 5):
+Reference steps (docs/datasets.md §3):
 
 1. titanic only: drop ``name`` and fill missing values with 0 (so string columns gain a ``0``
    category, e.g. ``cabin_0``);

@@ -1,6 +1,6 @@
 """Parse each dataset's raw files into ``(X, y)``: lale's ``fetch_*_df(preprocess=False)`` frames.
 
-The common recipe of ``datasets.md``: column names lower-cased, label split off, rows in the
+The common recipe of docs/datasets.md §3: column names lower-cased, label split off, rows in the
 original file order (index 0..n-1), nominal values stay strings, missing values are NaN, and
 ``y`` is the reference's favourable outcome as 0/1 ``int64``.
 """

@@ -7,8 +7,8 @@ ACSIncome), named by ``$FAIRBENCH_DATA_SPECS`` / ``fairbench data --spec`` / the
 ``data.specs``, or added from code with :func:`register`. Declared specs are loaded on the first
 look-up, so every accessor below sees them.
 
-Facts of the paper's datasets come from the raw-file manifest ``SOURCES.md`` (sha256 and size of
-every raw file) and the reference frames (row order, labels, group definitions, encoded widths).
+Facts of the paper's datasets come from their canonical raw files (docs/datasets.md §2: sha256
+and size of every raw file) and the reference frames (row order, labels, group definitions, encoded widths).
 Files that live inside a zip archive are pinned by the sha256 of the *member*, because UCI
 rebuilds its outer zips.
 """
@@ -423,10 +423,13 @@ def register(dataset: DatasetSpec | None, settings: Iterable[SettingSpec] = ()) 
 
 
 def _declared() -> None:
-    """Load the shipped specs once, and the user's specs whenever ``$FAIRBENCH_DATA_SPECS`` changes."""
+    """Load the shipped specs once, and the user's specs whenever ``$FAIRBENCH_DATA_SPECS`` changes;
+    register the image settings (:mod:`fairbench.data.images`) once."""
     from fairbench.data.declare import load_declared
+    from fairbench.data.images import register_images
 
     load_declared()
+    register_images()
 
 
 def list_settings() -> list[str]:

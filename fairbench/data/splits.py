@@ -132,6 +132,11 @@ def load_split(
     """
     if scaler_fit not in SCALER_FITS:
         raise ValueError(BAD_SCALER_FIT.format(valid=", ".join(SCALER_FITS), value=scaler_fit))
+    from fairbench.data.images import image_setting, load_image_split
+
+    if image_setting(setting) is not None:  # pixels in [0, 1]: nothing is fit (fairbench/data/images/table.py)
+        return load_image_split(setting, split=split, test_with_replacement=test_with_replacement,
+                                val_per_cell=val_per_cell, prepared_dir=prepared_dir, data_dir=data_dir, mirror=mirror)
     table = encoded_table(setting, prepared_dir=prepared_dir, data_dir=data_dir, mirror=mirror)
     indices = split_indices(
         setting, table, split=split, test_with_replacement=test_with_replacement, val_per_cell=val_per_cell

@@ -1,5 +1,5 @@
 """Reports of the benchmark: collect run folders, select epochs, summarise and test over seeds, and
-write tables and figures (method.md §5-6, §9). The same functions back ``fairbench report``.
+write tables and figures (docs/protocols.md, docs/method.md §7). The same functions back ``fairbench report``.
 
 Typical use::
 

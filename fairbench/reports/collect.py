@@ -78,7 +78,7 @@ def derive_experiment(run_json: Path, config: dict[str, Any]) -> str:
     Runs laid out as ``<experiment>/<protocol>/<setting>/<method>/...`` (the workflow's layout) take
     the folder just above their protocol, setting and method folders. Other runs are labelled
     ``"ablation_T"`` / ``"ablation_val"`` when T or the validation rows per cell differ from the
-    reference values of the setting (method.md §7), else ``"main"``.
+    reference values of the setting (docs/method.md §5), else ``"main"``.
     """
     parts = run_json.parent.parts
     names = [config.get("protocol", {}).get("name"), config.get("setting"), config.get("method")]

@@ -1,5 +1,5 @@
 """Figures of the benchmark (PNG + PDF, matplotlib Agg), one method -> one colour everywhere; a
-two-stage NBS variant shares its objective's colour with a dashed line (method.md §4, §9).
+two-stage NBS variant shares its objective's colour with a dashed line (docs/method.md §4, §7).
 
 Per setting and protocol: learning curves (test AUC, Max-gAUCD) with a ±1 std seed band and the end
 of bargaining; bargaining success over epochs; the AUC-vs-disparity trade-off with its Pareto front;

@@ -1,4 +1,4 @@
-"""Which epoch of a run is reported (method.md §5-6).
+"""Which epoch of a run is reported (docs/protocols.md §3).
 
 - ``"test_seed_mean"`` (the reference's rule): for each configuration (experiment, protocol, setting,
   method, T, validation rows per cell) the single epoch that maximises the **seed-mean test** ``auc``;

@@ -1,4 +1,4 @@
-"""Seed statistics and paired tests (method.md §6).
+"""Seed statistics and paired tests (docs/protocols.md §4).
 
 - Spread: the sample standard deviation over seeds, **ddof = 1** (``numpy.std`` defaults to ddof = 0,
   which is smaller by a factor sqrt((n - 1) / n)); 95 % t-interval ``mean +- t_{0.975, n-1} s / sqrt(n)``.

@@ -1,4 +1,4 @@
-"""The paper's synthetic two-group illustration (method.md §9): gradient aggregators on a 2-D toy.
+"""The paper's synthetic two-group illustration (docs/method.md §7): gradient aggregators on a 2-D toy.
 
 Two conflicting convex losses of a parameter ``theta`` in R^2, shifted and rotated quadratic bowls of
 different scale, ``L_k(theta) = 0.5 (theta - a_k)^T A_k (theta - a_k)``. Their Pareto set is the

@@ -1,4 +1,4 @@
-"""The benchmark's tables (method.md §5, §6, §9): main results per protocol, bargaining / alignment,
+"""The benchmark's tables (docs/protocols.md, docs/method.md §7): main results per protocol, bargaining / alignment,
 comparisons with other aggregators and baselines, paired NBS-vs-one-stage tests, and both protocols
 side by side. Each is a :class:`~fairbench.reports.render.Table` written as Markdown, LaTeX and CSV.
 """
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 #: Experiments whose runs use the reference hyper-parameters (main results and comparisons).
 MAIN_EXPERIMENTS: tuple[str, ...] = ("main", "comparisons")
-#: The paper's alignment table covers the first 15 epochs (method.md §9).
+#: The paper's alignment table covers the first 15 epochs (docs/method.md §7).
 ALIGNMENT_WINDOW = 15
 META_METHODS: tuple[str, ...] = ("ltr", "forml", "meta_gdro", "nbs_ltr", "nbs_forml", "nbs_meta_gdro")
 BASE_METRICS: tuple[str, ...] = ("auc", "group_auc_gap", "worst_group_auc")
@@ -51,7 +51,7 @@ class MissingInputError(ValueError):
 
 
 def _metrics_for(protocol: str) -> tuple[str, ...]:
-    """Paper metrics; the standard protocol adds the score-based ROC-AUC (method.md §6)."""
+    """Paper metrics; the standard protocol adds the score-based ROC-AUC (docs/protocols.md §1)."""
     return BASE_METRICS + (("score_auc",) if protocol != "paper" else ())
 
 
@@ -233,7 +233,7 @@ def _stage1_rows(frame: pd.DataFrame, window: int) -> pd.DataFrame:
 
 def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNMENT_WINDOW,
                     methods: Sequence[str] = META_METHODS, experiments: Sequence[str] = MAIN_EXPERIMENTS) -> Table:
-    """Bargaining success in stage 1 (method.md §4, §9): per setting and meta method, the mean over the
+    """Bargaining success in stage 1 (docs/method.md §4, §7): per setting and meta method, the mean over the
     first min(stage-1 epochs, ``window``) epochs of the alignment rate, the applied-weight alignment
     rate, the NBS solvable rate, its complement (failure rate) and the failed batches per epoch;
     mean ± std over seeds. Stage-1 epochs are T - 1 under the paper protocol and T otherwise."""
@@ -316,7 +316,7 @@ def paired_tests_table(tests: pd.DataFrame) -> Table:
 def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
                     protocols: tuple[str, str] = ("paper", "standard"),
                     counts: Mapping[str, CellCounts] | None = None) -> Table:
-    """The paper methods under both protocols side by side (method.md §6): what the paper's choices change."""
+    """The paper methods under both protocols side by side (docs/protocols.md): what the paper's choices change."""
     sub = _subset(selected, methods=PAPER_METHODS, experiments=experiments, what="protocols table")
     missing = [p for p in protocols if p not in set(sub["protocol"])]
     if missing:
@@ -351,7 +351,7 @@ def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN
     legend = [f"Mean [95 % CI] over seeds (std in the CSV). Epoch: {p}: {n}." for p, n in notes.items()]
     legend += [_ci_legend(summary), _degenerate_legend(sub)]
     legend.append("The paper protocol uses the reference split, hard-label AUC, a scaler fit on all rows and "
-                  "test-set epoch selection; the standard protocol fixes these (method.md §5-6).")
+                  "test-set epoch selection; the standard protocol fixes these (docs/protocols.md).")
     return Table(name="protocols", title="Paper vs standard protocol", header=header, rows=rows, legend=legend,
                  data=pd.DataFrame(records))
 

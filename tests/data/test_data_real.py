@@ -60,7 +60,7 @@ def test_frame_labels_groups_and_width(setting: str, built: Built) -> None:
 
 @pytest.mark.parametrize("setting", list(EXPECTED))
 def test_paper_split_cells_are_exactly_balanced(setting: str, built: Built) -> None:
-    """The sharp check of datasets.md: it proves row order, labels and group definitions at once."""
+    """The sharp check of docs/datasets.md §4: it proves row order, labels and group definitions at once."""
     _, _, _, _, test_per_cell, val_per_cell = EXPECTED[setting]
     frame, _ = built(setting)
     idx = load_paper_indices(setting)
