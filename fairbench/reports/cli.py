@@ -74,6 +74,16 @@ def _run_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_findings(args: argparse.Namespace) -> int:
+    if args.draws < 100:
+        raise ValueError(f"--draws {args.draws}: use at least 100 bootstrap draws (default 2000)")
+    from fairbench.reports.findings import write_findings
+
+    paths = write_findings(_collect(args), args.out, n_boot=args.draws, data_out=args.csv)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def _run_synthetic(args: argparse.Namespace) -> int:
     from fairbench.reports.synthetic import synthetic_figure
 
@@ -138,6 +148,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--against", default="results/runs", help="the other folder (default: results/runs)")
     p.add_argument("--strict", action="store_true", help="also fail on runs that exist only in --against")
     p.set_defaults(func=_run_compare)
+    p = sub.add_parser("findings", help="FINDINGS.md: the paper's claims against the runs, with verdicts")
+    _add_run_inputs(p)
+    p.add_argument("--out", default="results/FINDINGS.md", help="output page (default: results/FINDINGS.md)")
+    p.add_argument("--csv", default=None, help="also write the claims' numbers to this CSV file")
+    p.add_argument("--draws", type=int, default=2000, help="bootstrap draws, at least 100 (default 2000)")
+    p.set_defaults(func=_run_findings)
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.add_argument("--starts", type=int, default=10, help="number of starting points")

@@ -1,0 +1,106 @@
+"""FINDINGS.md from a small fixture, its numbers checked against a direct computation
+(fairbench.reports.findings, ``fairbench report findings``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairbench.cli import main
+from fairbench.reports.collect import collect_runs
+from fairbench.reports.findings import VERDICT_RULE, build_findings, verdict
+from fairbench.reports.selection import select_epochs
+from tests.test_reports_evidence_fixtures import write_predicted_run
+
+PAIRS = {"nbs_ltr": "ltr", "nbs_forml": "forml", "nbs_meta_gdro": "meta_gdro"}
+SEEDS = range(4)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    for protocol in ("paper", "standard"):
+        for seed in SEEDS:
+            for method in ("erm", *PAIRS, *PAIRS.values()):
+                accuracy = 0.92 if method.startswith("nbs_") else 0.75
+                path = write_predicted_run(root, method=method, seed=seed, protocol=protocol, epochs=5,
+                                           bargain_epochs=4, accuracy=accuracy)
+                record = json.loads(path.read_text())
+                record["data"].update({"n_test": 36, "split": "paper" if protocol == "paper" else f"seed{seed}"})
+                path.write_text(json.dumps(record))
+    return root
+
+
+@pytest.fixture(scope="module")
+def findings(root: Path) -> tuple[str, pd.DataFrame]:
+    return build_findings(collect_runs(root), n_boot=400)
+
+
+def _direct_poi(selected: pd.DataFrame, protocol: str, metric: str, higher: bool) -> float:
+    """Agarwal et al.'s P(X > Y) by a double loop, averaged over the three pairs (one setting)."""
+    values = []
+    sub = selected[selected["protocol"] == protocol]
+    for nbs, base in PAIRS.items():
+        x = sub[sub["method"] == nbs][metric].to_numpy()
+        y = sub[sub["method"] == base][metric].to_numpy()
+        score = [(a > b if higher else a < b) + 0.5 * (a == b) for a in x for b in y]
+        values.append(np.mean(score))
+    return float(np.mean(values))
+
+
+def test_claim_numbers_match_a_direct_computation(root: Path, findings: tuple[str, pd.DataFrame]) -> None:
+    _, data = findings
+    claims = data.set_index(["number", "protocol"])
+    selected = select_epochs(collect_runs(root))
+    for protocol in ("paper", "standard"):
+        assert claims.loc[(1, protocol), "value"] == pytest.approx(_direct_poi(selected, protocol, "auc", True))
+        assert claims.loc[(2, protocol), "value"] == pytest.approx(
+            _direct_poi(selected, protocol, "group_auc_gap", False))
+    # claim 3: stage-1 applied alignment, NBS minus one-stage, read straight from metrics.csv
+    diffs = []
+    for nbs, base in PAIRS.items():
+        for seed in SEEDS:
+            folder = root / "main" / "paper" / "titanic-sex"
+
+            def stage1_mean(method: str) -> float:
+                frame = pd.read_csv(folder / method / "T4-k3" / f"seed{seed}" / "metrics.csv")
+                return float(frame[frame["epoch"] <= 3]["applied_alignment_rate"].mean())  # paper: T - 1 epochs
+
+            diffs.append(stage1_mean(nbs) - stage1_mean(base))
+    assert claims.loc[(3, "paper"), "value"] == pytest.approx(np.mean(diffs))
+    assert claims.loc[(1, "paper"), "verdict"] == "supported"  # NBS predicts far better in the fixture
+    low, high = claims.loc[(1, "paper"), ["ci_low", "ci_high"]]
+    assert 0.5 < low <= claims.loc[(1, "paper"), "value"] <= high <= 1.0
+    assert set(data["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    assert set(claims.index.get_level_values(0)) == {1, 2, 3, 4, 5, 6}
+
+
+def test_page_states_rule_selection_and_weak_evidence(findings: tuple[str, pd.DataFrame]) -> None:
+    text, data = findings
+    assert VERDICT_RULE in text
+    assert "selected on the test set, so optimistic" in text and "lowest validation meta loss" in text
+    assert "Titanic (sex): 36 test rows" in text
+    assert "seeds and test rows" in text  # the fixture has predictions for every run
+    for row in data.itertuples():
+        assert f"**{row.verdict}** ({row.value:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}])" in text
+
+
+def test_verdict_rule() -> None:
+    assert verdict(0.6, 0.8, 0.5) == "supported"
+    assert verdict(0.2, 0.4, 0.5) == "contradicted"
+    assert verdict(0.4, 0.6, 0.5) == "inconclusive"
+    assert verdict(0.1, 0.2, 0.5, higher=False) == "supported"
+    assert verdict(float("nan"), 0.2, 0.5) == "inconclusive"
+
+
+def test_cli_writes_the_page(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "FINDINGS.md"
+    assert main(["report", "findings", "--root", str(root), "--out", str(out), "--csv",
+                 str(tmp_path / "f.csv"), "--draws", "200"]) == 0
+    assert out.read_text().startswith("# Findings") and len(pd.read_csv(tmp_path / "f.csv")) == 12
+    assert main(["report", "findings", "--root", str(root), "--out", str(out), "--draws", "5"]) == 2
+    assert "at least 100 bootstrap draws" in capsys.readouterr().err
