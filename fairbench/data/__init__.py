@@ -14,6 +14,7 @@ from fairbench.data.errors import (
     DataUnavailableError,
     DataWarning,
     PreparedDataError,
+    SpecError,
     SplitError,
     UnknownSettingError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "PreparedDataError",
     "ReferenceFrame",
     "SplitData",
+    "SpecError",
     "SplitError",
     "TorchPart",
     "UnknownSettingError",

@@ -9,6 +9,7 @@ that the encoder one-hot encodes them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,19 +70,26 @@ def read_table(path: str | Path, fmt: str, options: Mapping[str, Any] | None = N
     elif fmt == "arff":
         frame = _read_arff(Path(path))
     elif fmt in ("xls", "xlsx"):
-        frame = pd.read_excel(
-            path,
-            sheet_name=opts.get("sheet", 0),
-            header=opts.get("header_row", 0) if opts.get("columns") is None else None,
-            names=opts.get("columns"),
-            na_values=_list(opts.get("na_values", [])),
-            engine="xlrd" if fmt == "xls" else None,
-        )
+        with warnings.catch_warnings():  # pandas plans to drop xlrd; it still reads .xls here
+            warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
+            frame = _read_excel(path, fmt, opts)
     else:  # the spec parser only lets known formats through
         raise ValueError(f"unknown table format {fmt!r}")
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     return frame
+
+
+def _read_excel(path: str | Path, fmt: str, opts: Mapping[str, Any]) -> pd.DataFrame:
+    """A workbook sheet (``xls`` through xlrd, ``xlsx`` through openpyxl when installed)."""
+    return pd.read_excel(
+        path,
+        sheet_name=opts.get("sheet", 0),
+        header=opts.get("header_row", 0) if opts.get("columns") is None else None,
+        names=opts.get("columns"),
+        na_values=_list(opts.get("na_values", [])),
+        engine="xlrd" if fmt == "xls" else None,
+    )
 
 
 def read_declared(recipe: TableRecipe, paths: Mapping[str, Path]) -> tuple[pd.DataFrame, np.ndarray]:

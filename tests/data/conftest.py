@@ -3,7 +3,7 @@ loopback-only network guard and the mirror come from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +24,17 @@ def built(mirror: Path, session_data_dir: Path) -> Callable[[str], tuple[Referen
         return cache[setting]
 
     return get
+
+
+@pytest.fixture
+def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings registered by a test (specs, code) are forgotten afterwards; ``$FAIRBENCH_DATA_SPECS`` unset."""
+    from fairbench.data import declare, registry
+
+    monkeypatch.delenv("FAIRBENCH_DATA_SPECS", raising=False)
+    registry.list_settings()  # shipped specs (and image settings) first, so that they survive
+    saved = (dict(registry.DATASETS), dict(registry.SETTINGS), set(declare._LOADED), set(declare._SEEN_ENV))
+    yield
+    for live, old in zip((registry.DATASETS, registry.SETTINGS, declare._LOADED, declare._SEEN_ENV), saved):
+        live.clear()
+        live.update(old)
