@@ -15,6 +15,7 @@ from pathlib import Path
 from fairbench.data.acquire import fetch, is_cached, resolve_data_dir, sha256_file
 from fairbench.io import write_json_atomic
 from fairbench.data.errors import SPECS_ENV, DataError
+from fairbench.data.images import image_setting
 from fairbench.data.prepared import DEFAULT_PREPARED_DIR, prepare
 from fairbench.data.registry import DATASETS, SETTINGS, all_settings, get_dataset, list_datasets, list_settings
 
@@ -89,7 +90,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [header]
     for spec in all_settings():
         dataset = get_dataset(spec.dataset)
-        cached = "yes" if is_cached(spec.dataset, args.data_dir) else "no"
+        image = image_setting(spec.name)  # image sources: bundled digits, or a local CelebA folder
+        present = image.available(args.data_dir) if image is not None else is_cached(spec.dataset, args.data_dir)
+        cached = "yes" if present else "no"
         sizes = (dataset.n_rows, spec.n_groups, spec.n_cells, spec.n_features)
         origin = "-" if spec.origin == "built-in" else _short(spec.origin)
         rows.append((spec.name, spec.dataset, *("?" if v is None else str(v) for v in sizes), cached, origin))

@@ -164,6 +164,22 @@ def test_folder_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert celeba.resolve_root(tmp_path / "arg", mirror=mirror) == tmp_path / "arg"
 
 
+def test_data_list_says_whether_the_folder_is_there(fixture_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from fairbench.cli import main
+
+    def listed() -> dict[str, str]:
+        assert main(["data", "list", "--data-dir", str(tmp_path / "cache")]) == 0
+        rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+        return {row[0]: row[6] for row in rows if row[0].startswith(("celeba", "digits"))}
+
+    monkeypatch.delenv(celeba.CELEBA_DIR_ENV, raising=False)
+    monkeypatch.delenv("FAIRBENCH_DATA_MIRROR", raising=False)
+    assert listed() == {"digits-colour": "yes", **{s.name: "no" for s in celeba.SETTINGS}}
+    monkeypatch.setenv(celeba.CELEBA_DIR_ENV, str(fixture_dir))
+    assert listed() == {"digits-colour": "yes", **{s.name: "yes" for s in celeba.SETTINGS}}
+
+
 def test_registered_settings_and_names() -> None:
     names = list_settings()
     for name in ("celeba_smiling-male", "celeba_smiling-young", "celeba_attractive-male", "celeba_attractive-young"):

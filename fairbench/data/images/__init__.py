@@ -30,8 +30,10 @@ PathLike = str | os.PathLike[str]
 class ImageSetting:
     """What the data layer needs of an image setting: how to build its table and draw its splits.
 
-    ``build(data_dir, mirror) -> (table, raw_files, recipe)`` builds the table from the source;
-    ``split(table, split, test_with_replacement, val_per_cell) -> SplitData``.
+    ``build(data_dir=, mirror=) -> ImageTable`` builds the table from the source;
+    ``prepare_to(out_dir, data_dir=, mirror=) -> Path`` writes it prepared;
+    ``split(table, split=, test_with_replacement=, val_per_cell=) -> SplitData``;
+    ``available(data_dir) -> bool`` says whether the source files are at hand (``fairbench data list``).
     """
 
     spec: SettingSpec
@@ -39,6 +41,7 @@ class ImageSetting:
     prepare_to: Callable[..., Path]
     split: Callable[..., SplitData]
     build: Callable[..., ImageTable]
+    available: Callable[[PathLike | None], bool]
 
 
 IMAGE_SETTINGS: dict[str, ImageSetting] = {}
@@ -67,6 +70,7 @@ def _digits() -> tuple[DatasetSpec, list[ImageSetting]]:
         prepare_to=lambda out_dir, **_: digits.prepare(out_dir),
         split=digits.load_split,
         build=lambda **_: digits.coloured_table(),
+        available=lambda data_dir: True,  # bundled with scikit-learn
     )
     return dataset, [setting]
 
@@ -90,6 +94,7 @@ def _celeba() -> tuple[DatasetSpec, list[ImageSetting]]:
             prepare_to=option.prepare,
             split=option.load_split,
             build=lambda option=option, **kw: option.build_table(**kw),
+            available=lambda data_dir: celeba.files_present(celeba.CelebAFiles(celeba.resolve_root(data_dir=data_dir))),
         ))
     return dataset, settings
 

@@ -134,6 +134,11 @@ def md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def files_present(files: CelebAFiles) -> bool:
+    """Whether both text files and the image folder exist (no checksum: cheap)."""
+    return files.attributes.is_file() and files.partition.is_file() and files.images.is_dir()
+
+
 def verify(files: CelebAFiles) -> dict[str, str]:
     """Check that the files exist and the text files have their MD5; return ``{relpath: sha256}``."""
     for what, path in (("attribute list", files.attributes), ("partition list", files.partition),
