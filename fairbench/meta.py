@@ -55,7 +55,7 @@ class ValidationSet:
             empty = torch.nonzero(sizes == 0).flatten().tolist()
             raise ValueError(f"validation set has no example in cell(s) {empty}; every (group, label) "
                              "cell needs at least one validation row")
-        return cls(x=x, y=y, cell=cell, group_of_cell=torch.arange(n_cells) // 2,
+        return cls(x=x, y=y, cell=cell, group_of_cell=torch.arange(n_cells, device=x.device) // 2,
                    cell_mean=one_hot / sizes[:, None], cell_sizes=sizes)
 
     @property
@@ -150,9 +150,9 @@ def hypergradients(params: MLPParams, momentum_buf: MLPParams | None, x: Tensor,
     tr = _pass_with_deltas(params, x, train_masks, y, meta=False)
     va = _pass_with_deltas(base, val.x, val_masks, val.y, meta=True)
     with torch.no_grad():
-        kernel = torch.zeros(val.x.shape[0], x.shape[0], dtype=x.dtype)
+        kernel = torch.zeros(val.x.shape[0], x.shape[0], dtype=x.dtype, device=x.device)
         for a_v, d_v, a_t, d_t in zip(va.inputs, va.deltas, tr.inputs, tr.deltas):
-            kernel.addcmul_(d_v @ d_t.T, torch.addmm(torch.ones((), dtype=x.dtype), a_v, a_t.T))
+            kernel.addcmul_(d_v @ d_t.T, torch.addmm(torch.ones((), dtype=x.dtype, device=x.device), a_v, a_t.T))
         G = (val.cell_mean @ kernel).mul_(-opt.lr)
     return Hypergradients(G=G, cell_losses=val.cell_mean @ va.losses, train_first_layer=tr.first_layer)
 
@@ -191,7 +191,7 @@ def hypergradients_autograd(params: MLPParams, momentum_buf: MLPParams | None, x
     """Brute-force reference: differentiate L_c(theta'(eps)) w.r.t. eps through a differentiable
     look-ahead with double backward (what ``higher``-style code does). For tests and benchmarks."""
     params = MLPParams(*(p.detach().requires_grad_(True) for p in params))
-    eps = torch.zeros(x.shape[0], dtype=x.dtype, requires_grad=True)
+    eps = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device, requires_grad=True)
     weighted = (eps * F.cross_entropy(mlp_logits(params, x, train_masks), y, reduction="none")).sum()
     grads = torch.autograd.grad(weighted, params, create_graph=True)
     base = lookahead_base(MLPParams(*(p.detach() for p in params)), momentum_buf, opt)

@@ -7,7 +7,7 @@ sum_j w_j CE_j (docs/method.md §2, step 8). Methods differ only in how they cho
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from torch import Tensor
@@ -33,6 +33,16 @@ class StepInputs:
     group: Tensor
     losses: Tensor  # per-sample CE of the real pass, detached
     hyper: Hypergradients | None = None
+
+    def on_cpu(self) -> StepInputs:
+        """The same inputs on the CPU, where every method chooses its weights (the K x B solves run
+        in NumPy); the identity for a run on the CPU."""
+        if self.losses.device.type == "cpu":
+            return self
+        hyper = None if self.hyper is None else replace(self.hyper, G=self.hyper.G.cpu(),
+                                                        cell_losses=self.hyper.cell_losses.cpu(),
+                                                        train_first_layer=None)
+        return replace(self, y=self.y.cpu(), group=self.group.cpu(), losses=self.losses.cpu(), hyper=hyper)
 
 
 @dataclass(frozen=True)

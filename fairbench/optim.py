@@ -1,6 +1,7 @@
 """Functional SGD with momentum and weight decay, identical to ``torch.optim.SGD`` (dampening 0,
 no Nesterov): ``g = grad + wd * theta``; ``buf = g`` on the first step, else ``buf = m * buf + g``;
-``theta <- theta - lr * buf``. The meta step needs the same update written out, to look ahead."""
+``theta <- theta - lr * buf``. The meta step needs the same update written out, to look ahead.
+Parameters are a tuple of tensors (:class:`fairbench.model.MLPParams` for the MLP)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import torch
 from torch import Tensor
 
 from fairbench.model import MLPParams
+
+Params = tuple[Tensor, ...]
+
+
+def _like(params: Params, tensors: list[Tensor]) -> Params:
+    """``tensors`` in the container type of ``params`` (MLPParams stays MLPParams, else a tuple)."""
+    return MLPParams(*tensors) if isinstance(params, MLPParams) else tuple(tensors)
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,7 @@ class SGDConfig:
     weight_decay: float = 5e-4
 
 
-def lookahead_base(params: MLPParams, momentum_buf: MLPParams | None, cfg: SGDConfig) -> MLPParams:
+def lookahead_base(params: Params, momentum_buf: Params | None, cfg: SGDConfig) -> Params:
     """The look-ahead point theta'(eps = 0) = theta - lr * (m * buf + wd * theta).
 
     With per-sample weights eps, theta'(eps) = theta'(0) - lr * sum_j eps_j grad CE_j(theta), because
@@ -33,12 +41,12 @@ def lookahead_base(params: MLPParams, momentum_buf: MLPParams | None, cfg: SGDCo
         if momentum_buf is not None:
             step = step + cfg.momentum * momentum_buf[i]
         out.append(p - cfg.lr * step)
-    return MLPParams(*out)
+    return _like(params, out)
 
 
 @torch.no_grad()
-def sgd_step(params: MLPParams, grads: MLPParams, momentum_buf: MLPParams | None,
-             cfg: SGDConfig) -> tuple[MLPParams, MLPParams]:
+def sgd_step(params: Params, grads: Params, momentum_buf: Params | None,
+             cfg: SGDConfig) -> tuple[Params, Params]:
     """One ``torch.optim.SGD`` step; returns the new parameters and the new momentum buffer."""
     new_params, new_buf = [], []
     for i, (p, g) in enumerate(zip(params, grads)):
@@ -46,4 +54,4 @@ def sgd_step(params: MLPParams, grads: MLPParams, momentum_buf: MLPParams | None
         buf = d.clone() if momentum_buf is None else torch.mul(momentum_buf[i], cfg.momentum).add_(d)
         new_params.append(torch.add(p, buf, alpha=-cfg.lr))
         new_buf.append(buf)
-    return MLPParams(*new_params), MLPParams(*new_buf)
+    return _like(params, new_params), _like(params, new_buf)

@@ -3,13 +3,14 @@ the weighted real step, and an evaluation on validation and test data after ever
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,13 +20,20 @@ from tqdm.auto import tqdm
 
 from fairbench import backprop, metrics
 from fairbench.data import SplitData
+from fairbench.data.splits import TorchPart
+from fairbench.device import configure as configure_device
+from fairbench.device import resolve_device
 from fairbench.hparams import HyperParams
 from fairbench.meta import (ValidationSet, hypergradients, hypergradients_autograd,
                             hypergradients_functorch, meta_loss_per_example)
 from fairbench.method import Method, StepInputs, TrainingData
 from fairbench.model import MLPParams, draw_dropout_masks, init_mlp, mlp_logits
+from fairbench.models import FAST_PATH_MODEL
 from fairbench.optim import SGDConfig, sgd_step
 from fairbench.protocols import Protocol
+
+if TYPE_CHECKING:
+    from fairbench.train_generic import GenericTrainer
 
 HYPERGRADIENT_FUNCTIONS = {
     "factorised": hypergradients,
@@ -69,11 +77,14 @@ class RunTrace:
     test_labels: np.ndarray  # (epochs, n_test) uint8 test-set argmax labels, epoch e at row e-1
 
 
-def _evaluate(params: MLPParams, x: Tensor, y: Tensor, group: Tensor, group_names: list[str],
+def _evaluate(logits_of: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, group: Tensor, group_names: list[str],
               prefix: str = "", labels_out: list[np.ndarray] | None = None) -> dict[str, float]:
-    """Metrics of one evaluation set; ``labels_out`` receives the hard labels the metrics used."""
+    """Metrics of one evaluation set; ``labels_out`` receives the hard labels the metrics used.
+
+    ``logits_of`` is a trainer's eval-mode ``logits``; ``x`` is on the trainer's device, ``y`` and
+    ``group`` on the CPU."""
     with torch.no_grad():
-        logits = mlp_logits(params, x)
+        logits = logits_of(x).cpu()
         score = torch.softmax(logits, dim=1)[:, 1]
     out = metrics.evaluate(y.numpy(), score.numpy(), group.numpy(), group_names)
     if labels_out is not None:
@@ -138,6 +149,11 @@ class Trainer:
         self.label = label
         self.cell_loss_now = _val_cell_losses(params, val)
 
+    def logits(self, x: Tensor) -> Tensor:
+        """Eval-mode logits (no dropout) at the current weights."""
+        with torch.no_grad():
+            return mlp_logits(self.params, x)
+
     def _fail(self, value: object, epoch: int, batch: int) -> NonFiniteLossError:
         return NonFiniteLossError(NON_FINITE_MESSAGE.format(value=value, epoch=epoch, batch=batch,
                                                             method=self.method.name, setting=self.label[0],
@@ -162,13 +178,14 @@ class Trainer:
             live = MLPParams(*(p.detach().requires_grad_(True) for p in self.params))
             losses = F.cross_entropy(mlp_logits(live, x, masks), y, reduction="none")
         step = self.method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
-                                                     hyper=hyper))
-        loss = (step.weights * losses).sum()
+                                                     hyper=hyper).on_cpu())
+        weights = step.weights.to(losses.device)  # the identity on the CPU
+        loss = (weights * losses).sum()
         value = float(loss.detach())
-        if not math.isfinite(value) or not torch.isfinite(step.weights).all():
+        if not math.isfinite(value) or not torch.isfinite(weights).all():
             raise self._fail(value, epoch, batch)
         if self.manual_backprop:
-            grads = backprop.weighted_gradients(self.params, cache, step.weights)
+            grads = backprop.weighted_gradients(self.params, cache, weights)
         else:
             grads = MLPParams(*torch.autograd.grad(loss, live))
         self.params, self.buf = sgd_step(self.params, grads, self.buf, self.opt)
@@ -202,26 +219,61 @@ def _epoch_row(epoch: int, records: list[StepRecord], cell_names: list[str]) -> 
     return row
 
 
+def _on_device(part: TorchPart, device: torch.device) -> TorchPart:
+    """A split part with every tensor on ``device`` (the same tensors on the CPU)."""
+    return dataclasses.replace(part, **{f.name: getattr(part, f.name).to(device) for f in dataclasses.fields(part)})
+
+
+def uses_fast_path(hp: HyperParams) -> bool:
+    """True when the run trains the MLP through the hand-written step (the default), False when it
+    goes through the generic ``torch.func`` step (any other model, or ``hypergradient_backend=generic``)."""
+    return hp.model == FAST_PATH_MODEL and hp.hypergradient_backend != "generic"
+
+
+def build_trainer(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, seed: int,
+                  val: ValidationSet, device: torch.device, *,
+                  manual_backprop: bool = True) -> tuple[Trainer | GenericTrainer, tuple[Tensor, ...]]:
+    """The trainer of a run (the MLP's fast one or :class:`fairbench.train_generic.GenericTrainer`)
+    and its initial weights. Weights are drawn on the CPU and moved to ``device``, so a seed starts
+    from the same weights on every device; the dropout generator lives on ``device``."""
+    from fairbench.train_generic import GenericTrainer, initial_model
+
+    dropout = torch.Generator(device=device).manual_seed(stream_seed(seed, "dropout"))
+    label = (data.setting, seed)
+    if uses_fast_path(hp):
+        init = initial_params(data.n_features, seed, protocol)
+        params = MLPParams(*(p.to(device) for p in init))
+        return Trainer(method, hp, val, params, dropout_generator=dropout, label=label,
+                       manual_backprop=manual_backprop), init
+    model = initial_model(data, hp, seed, protocol)
+    init = tuple(p.detach().clone() for p in model.parameters())
+    return GenericTrainer(method, hp, val, model.to(device), dropout_generator=dropout, label=label), init
+
+
 def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, seed: int, *,
           on_epoch: Callable[[dict[str, float]], None] | None = None, progress: bool = True,
-          manual_backprop: bool = True) -> RunTrace:
-    """Train the MLP with ``method`` and return one row of metrics and diagnostics per epoch.
+          manual_backprop: bool = True, device: torch.device | str = "cpu") -> RunTrace:
+    """Train ``hp.model`` with ``method`` on ``device`` and return one row of metrics and diagnostics
+    per epoch.
 
-    ``manual_backprop=False`` takes the real step's gradients from autograd (same numbers, slower).
+    ``manual_backprop=False`` takes the MLP's real-step gradients from autograd (same numbers, slower).
+    Data, weights and the shuffling and dropout generators live on ``device``; methods choose their
+    weights on the CPU (:meth:`fairbench.method.StepInputs.on_cpu`).
     """
+    device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
+    configure_device(device)
     torch.set_num_threads(hp.threads)
     tr, va, te = data.train.to_torch(), data.val.to_torch(), data.test.to_torch()
-    val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     method.prepare(TrainingData(y=tr.y, group=tr.group, n_groups=data.n_groups))
+    tr, va = _on_device(tr, device), _on_device(va, device)
+    val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     n_train, B = tr.y.shape[0], hp.batch_size
     n_batches = n_train // B
     if n_batches == 0:
         raise ValueError(f"batch_size {B} exceeds the {n_train} training rows of {data.setting}; lower --batch-size")
-    init = initial_params(data.n_features, seed, protocol)
-    trainer = Trainer(method, hp, val, init,
-                      dropout_generator=torch.Generator().manual_seed(stream_seed(seed, "dropout")),
-                      label=(data.setting, seed), manual_backprop=manual_backprop)
-    shuffle = torch.Generator().manual_seed(stream_seed(seed, "shuffle"))
+    trainer, init = build_trainer(data, method, hp, protocol, seed, val, device, manual_backprop=manual_backprop)
+    shuffle = torch.Generator(device=device).manual_seed(stream_seed(seed, "shuffle"))
+    test_x = te.X.to(device)
     rows: list[dict[str, float]] = []
     test_labels: list[np.ndarray] = []
     start = time.perf_counter()
@@ -229,14 +281,14 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
                disable=not progress, leave=False)
     for epoch in bar:
         epoch_start = time.perf_counter()
-        perm = torch.randperm(n_train, generator=shuffle)
+        perm = torch.randperm(n_train, generator=shuffle, device=device)
         records = []
         for b in range(n_batches):
             idx = perm[b * B:(b + 1) * B]
             records.append(trainer.step(tr.X[idx], tr.y[idx], tr.group[idx], epoch, b))
         row = _epoch_row(epoch, records, data.cell_names)
-        row.update(_evaluate(trainer.params, te.X, te.y, te.group, data.group_names, labels_out=test_labels))
-        row.update(_evaluate(trainer.params, va.X, va.y, va.group, data.group_names, prefix="val_"))
+        row.update(_evaluate(trainer.logits, test_x, te.y, te.group, data.group_names, labels_out=test_labels))
+        row.update(_evaluate(trainer.logits, va.X, va.y.cpu(), va.group.cpu(), data.group_names, prefix="val_"))
         row["epoch_seconds"] = time.perf_counter() - epoch_start
         row["steps"] = float(epoch * n_batches)
         rows.append(row)

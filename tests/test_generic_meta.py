@@ -1,0 +1,115 @@
+"""The generic torch.func meta step (fairbench/meta_generic.py) against the MLP's fast path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import synthetic_problem, synthetic_split
+
+from fairbench import backprop
+from fairbench.hparams import HyperParams
+from fairbench.meta import ValidationSet, hypergradients
+from fairbench.meta_generic import FunctionalModel, hypergradients_generic, seeded
+from fairbench.model import HIDDEN_SIZES, DropoutMasks
+from fairbench.models.mlp import MLP
+from fairbench.optim import SGDConfig
+from fairbench.protocols import get_protocol
+from fairbench.registry import build_method
+from fairbench.train import train
+
+OPT = SGDConfig(lr=0.05, momentum=0.9, weight_decay=5e-4)
+DROPOUT = 0.3
+#: Agreement of the two paths over a few epochs: every per-epoch number within this relative (and
+#: absolute, for values near zero) tolerance; they differ only by float summation order.
+TRAINING_RTOL, TRAINING_ATOL = 1e-5, 1e-6
+
+
+def _masks_from_seed(seed: int, rows: int, dtype: torch.dtype) -> DropoutMasks:
+    """The masks the module's two ``nn.Dropout`` layers draw after ``torch.manual_seed(seed)``."""
+    with seeded(seed, torch.device("cpu")):
+        return DropoutMasks(*(F.dropout(torch.ones(rows, width, dtype=dtype), DROPOUT, training=True)
+                              for width in HIDDEN_SIZES))
+
+
+def _module(params, dtype: torch.dtype) -> FunctionalModel:
+    return FunctionalModel(MLP(params.w1.shape[1], dropout=DROPOUT).to(dtype).load_params(params))
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_generic_hypergradients_match_the_fast_path_with_the_same_dropout_masks(dtype, rtol) -> None:
+    params, buf, x, y, val, _, _ = synthetic_problem(dtype=dtype, dropout=DROPOUT, batch=24)
+    train_seed, val_seed = 11, 12
+    fast = hypergradients(params, buf, x, y, val, OPT, _masks_from_seed(train_seed, x.shape[0], dtype),
+                          _masks_from_seed(val_seed, val.x.shape[0], dtype))
+    generic = hypergradients_generic(_module(params, dtype), tuple(params), tuple(buf), x, y, val, OPT,
+                                     train_seed=train_seed, val_seed=val_seed)
+    assert fast.G.shape == generic.G.shape == (val.n_cells, x.shape[0])
+    scale = float(fast.G.abs().max())
+    assert scale > 0
+    torch.testing.assert_close(generic.G, fast.G, rtol=rtol, atol=rtol * scale)
+    torch.testing.assert_close(generic.cell_losses, fast.cell_losses, rtol=rtol, atol=0.0)
+
+
+def test_masks_differ_between_seeds_so_the_mask_check_has_teeth() -> None:
+    params, buf, x, y, val, _, _ = synthetic_problem(dropout=DROPOUT, batch=24)
+    fast = hypergradients(params, buf, x, y, val, OPT, _masks_from_seed(1, x.shape[0], x.dtype),
+                          _masks_from_seed(2, val.x.shape[0], x.dtype))
+    generic = hypergradients_generic(_module(params, x.dtype), tuple(params), tuple(buf), x, y, val, OPT,
+                                     train_seed=3, val_seed=2)
+    assert not torch.allclose(generic.G, fast.G, rtol=1e-3)
+
+
+def test_generic_real_step_gradients_match_the_hand_written_backprop() -> None:
+    params, _, x, y, _, _, _ = synthetic_problem(dropout=DROPOUT, batch=24)
+    model = _module(params, x.dtype)
+    weights = torch.rand(x.shape[0], generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    live = tuple(p.clone().requires_grad_(True) for p in params)
+    with seeded(5, x.device):
+        losses = F.cross_entropy(model(live, x, train=True), y, reduction="none")
+    grads = torch.autograd.grad((weights * losses).sum(), live)
+    cache = backprop.forward(params, x, y, _masks_from_seed(5, x.shape[0], x.dtype))
+    torch.testing.assert_close(losses.detach(), cache.losses, rtol=1e-12, atol=0.0)
+    for ours, theirs in zip(grads, backprop.weighted_gradients(params, cache, weights), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_vmapped_passes_share_one_mask_and_leave_the_global_generator_alone() -> None:
+    params, buf, x, y, val, _, _ = synthetic_problem(dropout=DROPOUT, batch=24)
+    model = _module(params, x.dtype)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = hypergradients_generic(model, tuple(params), tuple(buf), x, y, val, OPT, train_seed=7, val_seed=8)
+    assert torch.equal(torch.rand(3), expected)
+    again = hypergradients_generic(model, tuple(params), tuple(buf), x, y, val, OPT, train_seed=7, val_seed=8)
+    assert torch.equal(first.G, again.G)
+
+
+def _run(method: str, backend: str, dropout: float = 0.0) -> pd.DataFrame:
+    data = synthetic_split(n_train=96)
+    protocol = get_protocol("standard")
+    hp = HyperParams(lr=0.05, dropout=dropout, batch_size=16, epochs=3, bargain_epochs=2, val_per_cell=2,
+                     hypergradient_backend=backend)
+    va = data.val.to_torch()
+    built = build_method(method, hp, protocol, ValidationSet.build(va.X, va.y, va.group, data.n_groups))
+    return pd.DataFrame(train(data, built, hp, protocol, 0, progress=False).rows).drop(columns="epoch_seconds")
+
+
+@pytest.mark.parametrize("method", ["erm", "ltr", "nbs_ltr"])
+def test_generic_training_matches_the_fast_path_over_epochs(method: str) -> None:
+    """Without dropout both paths draw no random numbers besides the shared shuffling, so every
+    per-epoch number agrees to float tolerance."""
+    fast, generic = _run(method, "factorised"), _run(method, "generic")
+    assert list(fast.columns) == list(generic.columns)
+    np.testing.assert_allclose(generic.to_numpy(float), fast.to_numpy(float), rtol=TRAINING_RTOL,
+                               atol=TRAINING_ATOL, equal_nan=True)
+    assert fast["train_loss"].iloc[-1] < fast["train_loss"].iloc[0]
+
+
+def test_generic_training_is_reproducible_with_dropout() -> None:
+    first, second = _run("ltr", "generic", dropout=0.3), _run("ltr", "generic", dropout=0.3)
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+    assert not np.allclose(first["train_loss"], _run("ltr", "generic")["train_loss"])
