@@ -160,7 +160,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def check_counts(args: argparse.Namespace) -> None:
+    """One-line errors for counts that cannot time anything (``--repeats 0``, ``--threads 0``, ...)."""
+    for name, minimum in (("repeats", 1), ("warmup", 0), ("reference_repeats", 1), ("threads", 1)):
+        value = getattr(args, name)
+        if value < minimum:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least {minimum} (got {value})")
+
+
 def _run(args: argparse.Namespace) -> int:
+    check_counts(args)
     torch.set_num_threads(args.threads)
     results = {s: bench_setting(s, prepared_dir=args.prepared, repeats=args.repeats, warmup=args.warmup,
                                 reference_repeats=args.reference_repeats)

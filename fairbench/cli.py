@@ -11,6 +11,8 @@ from typing import Any
 
 from fairbench.data.errors import DataError
 from fairbench.hparams import HyperParams, parse_override
+from fairbench.io import OutputError
+from fairbench.tracking import TrackingError, check_wandb_mode
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +41,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from fairbench.runs import RunSpec, execute
+    """Check everything that can be checked (hyper-parameters, protocol options, output folders, wandb
+    login) before the first run trains; then train the seeds one after the other."""
+    from fairbench.runs import RunSpec, check_out_dir, execute
     from fairbench.train import NonFiniteLossError
 
     overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
@@ -49,9 +53,13 @@ def _run_train(args: argparse.Namespace) -> int:
     if len(seeds) > 1 and "{seed}" not in args.out:
         raise ValueError(f"--out {args.out!r} must contain {{seed}} when several seeds are given")
     specs = [RunSpec.resolve(args.setting, args.method, seed, args.protocol, overrides) for seed in seeds]
-    for spec in specs:
+    outs = [args.out.replace("{seed}", str(spec.seed)) for spec in specs]
+    for out in outs:
+        check_out_dir(out, force=args.force)
+    check_wandb_mode(args.wandb_mode)
+    for spec, out in zip(specs, outs):
         try:
-            execute(spec, args.out.replace("{seed}", str(spec.seed)), prepared_dir=args.prepared, force=args.force,
+            execute(spec, out, prepared_dir=args.prepared, force=args.force,
                     wandb_mode=args.wandb_mode, wandb_dir=args.wandb_dir, progress=not args.no_progress)
         except NonFiniteLossError as error:
             print(f"fairbench train: run failed: {error}", file=sys.stderr)
@@ -102,8 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fairbench`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        if isinstance(getattr(args, "out", None), str) and not args.out.strip():
+            raise ValueError("--out is empty; name the output path (e.g. --out runs/demo)")
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError, DataError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, DataError, OutputError,
+            TrackingError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"fairbench {args.command}: error: {message}", file=sys.stderr)
         return 2

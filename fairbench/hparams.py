@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Any
+
+from fairbench.models import FAST_PATH_MODEL, MODEL_NAMES
 
 
 @dataclass(frozen=True)
@@ -12,7 +16,8 @@ class HyperParams:
     """Everything a training run needs besides data, method, seed and protocol.
 
     ``bargain_epochs`` is T of the two-stage schedule (docs/method.md §4); ``val_per_cell`` is the number of
-    validation rows per (group, label) cell used when a split is drawn anew.
+    validation rows per (group, label) cell used when a split is drawn anew. ``model`` names the
+    classifier (:mod:`fairbench.models`; ``mlp`` is the paper's network).
     """
 
     lr: float
@@ -29,9 +34,26 @@ class HyperParams:
     weight_norm: str = "l2"
     hypergradient_backend: str = "factorised"
     threads: int = 1
+    model: str = "mlp"
 
     def __post_init__(self) -> None:
-        problems = []
+        wrong = _wrong_types(self)
+        if wrong:
+            raise ValueError("invalid hyper-parameters: " + "; ".join(wrong))
+        problems = [f"{name} must be a finite number (got {getattr(self, name)!r})"
+                    for name in _FLOAT_FIELDS if not math.isfinite(getattr(self, name))]
+        if problems:
+            raise ValueError("invalid hyper-parameters: " + "; ".join(problems))
+        if self.epochs > MAX_EPOCHS:
+            problems.append(f"epochs must be at most {MAX_EPOCHS} (got {self.epochs})")
+        if self.threads > MAX_THREADS:
+            problems.append(f"threads must be at most {MAX_THREADS} (got {self.threads})")
+        if not 0.0 <= self.momentum < 1.0:
+            problems.append(f"momentum must be in [0, 1) (got {self.momentum!r})")
+        if self.weight_decay < 0 or self.cagrad_c < 0:
+            problems.append(f"weight_decay and cagrad_c must be >= 0 (got {self.weight_decay!r}, {self.cagrad_c!r})")
+        if self.group_dro_step_size <= 0:
+            problems.append(f"group_dro_step_size must be > 0 (got {self.group_dro_step_size!r})")
         for name in ("lr", "batch_size", "epochs"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0 (got {getattr(self, name)!r})")
@@ -47,6 +69,11 @@ class HyperParams:
         if self.hypergradient_backend not in HYPERGRADIENT_BACKENDS:
             problems.append(f"hypergradient_backend must be one of {sorted(HYPERGRADIENT_BACKENDS)} "
                             f"(got {self.hypergradient_backend!r})")
+        if self.model not in MODEL_NAMES:
+            problems.append(f"model must be one of {list(MODEL_NAMES)} (got {self.model!r})")
+        elif self.model != FAST_PATH_MODEL and self.hypergradient_backend in MLP_ONLY_BACKENDS:
+            problems.append(f"hypergradient_backend {self.hypergradient_backend!r} exists for the MLP only; "
+                            f"model {self.model!r} uses 'generic' (torch.func) or the default")
         if problems:
             raise ValueError("invalid hyper-parameters: " + "; ".join(problems))
 
@@ -61,7 +88,27 @@ class HyperParams:
         return dataclasses.asdict(self)
 
 
-HYPERGRADIENT_BACKENDS = frozenset({"factorised", "functorch", "autograd"})
+#: "factorised" (default), "functorch" and "autograd" compute the MLP's hypergradients (fairbench/meta.py);
+#: "generic" trains any model through torch.func (fairbench/meta_generic.py), the only path of a model
+#: other than the MLP (for which the default "factorised" then means "generic").
+HYPERGRADIENT_BACKENDS = frozenset({"factorised", "functorch", "autograd", "generic"})
+MLP_ONLY_BACKENDS = frozenset({"functorch", "autograd"})
+#: Upper bounds that keep a typo (``--epochs 99999999999999999999``) from reaching the training loop.
+MAX_EPOCHS = 100_000
+MAX_THREADS = 1024
+_FLOAT_FIELDS = tuple(f.name for f in fields(HyperParams) if f.type == "float")
+
+
+def _wrong_types(hp: HyperParams) -> list[str]:
+    """One message per field whose value is not of its declared type (an int is a valid float)."""
+    expected = {"float": (numbers.Real, "a number"), "int": (numbers.Integral, "an integer"), "str": (str, "a string")}
+    wrong = []
+    for f in fields(hp):
+        kind, label = expected[str(f.type)]
+        value = getattr(hp, f.name)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            wrong.append(f"{f.name} must be {label} (got {value!r})")
+    return wrong
 
 #: docs/method.md §5, one row per setting (lr, dropout, batch, epochs, T, validation rows per cell).
 REFERENCE_HYPERPARAMS: dict[str, HyperParams] = {

@@ -19,7 +19,9 @@ import torch
 import fairbench
 from fairbench.data import SplitData, load_split
 from fairbench.hparams import HyperParams, reference_hyperparams
-from fairbench.io import write_json_atomic, write_with_atomic
+from fairbench.data.registry import get_setting
+from fairbench.data.splits import PAPER_OPTIONS_FIXED
+from fairbench.io import OutputError, StagedFiles, check_writable_folder, write_json_atomic
 from fairbench.meta import ValidationSet
 from fairbench.predictions import save_predictions
 from fairbench.protocols import Protocol, get_protocol
@@ -30,8 +32,20 @@ from fairbench.train import NonFiniteLossError, summarise, train
 #: Per-epoch test-set hard predictions beside metrics.csv (fairbench.predictions).
 PREDICTIONS_FILE = "predictions.npz"
 
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.csv"
+#: The files a run writes beside ``run.json``. A rerun replaces all of them or none; a failed run
+#: removes them, so no file of an earlier run is ever read as this run's.
+RUN_OUTPUTS = (METRICS_FILE, PREDICTIONS_FILE)
+
 FINISHED_RUN_MESSAGE = ("{path} holds a finished run; refusing to overwrite it. Delete the folder or "
                         "pass --force to train again.")
+WRITE_FAILED_MESSAGE = ("{path}: could not write the run's files ({reason}); the files that were there are "
+                        "unchanged. Free some space or choose another --out, then train again.")
+FAILURE_RECORD_FAILED = ("{path}: the run failed ({error}) and its failure record could not be written "
+                         "({reason}); the earlier run's record was removed.")
+PAPER_VAL_PER_CELL = ("val_per_cell={value} cannot be used with the paper protocol: {fixed} "
+                      "(use the standard protocol, or leave val_per_cell at {k})")
 
 
 @dataclass(frozen=True)
@@ -47,9 +61,21 @@ class RunSpec:
     @classmethod
     def resolve(cls, setting: str, method: str, seed: int, protocol: str,
                 overrides: dict[str, Any] | None = None) -> RunSpec:
-        """Reference hyper-parameters of ``setting`` with ``overrides`` applied (validated)."""
+        """Reference hyper-parameters of ``setting`` with ``overrides`` applied (validated, and checked
+        against the protocol: :meth:`check_protocol_options`)."""
         hp = reference_hyperparams(setting).override(**(overrides or {}))
-        return cls(setting=setting, method=method, seed=seed, protocol=get_protocol(protocol), hparams=hp)
+        spec = cls(setting=setting, method=method, seed=seed, protocol=get_protocol(protocol), hparams=hp)
+        return spec.check_protocol_options()
+
+    def check_protocol_options(self) -> RunSpec:
+        """Refuse an option that the protocol would ignore, so that ``run.json`` never records a value
+        that was not used: the paper split fixes the validation rows per cell. Returns ``self``."""
+        if self.protocol.split == "paper":
+            k = get_setting(self.setting).val_per_cell
+            if self.hparams.val_per_cell != k:
+                raise ValueError(PAPER_VAL_PER_CELL.format(value=self.hparams.val_per_cell, k=k,
+                                                           fixed=PAPER_OPTIONS_FIXED.format(k=k)))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {"setting": self.setting, "method": self.method, "seed": self.seed,
@@ -63,10 +89,12 @@ def versions() -> dict[str, str]:
 
 
 def load_run_data(spec: RunSpec, prepared_dir: str | Path | None = None) -> SplitData:
-    """The split a run trains on: the paper's split file, or a split drawn anew from the run's seed."""
+    """The split a run trains on: the paper's split file, or a split drawn anew from the run's seed.
+    Options the paper split cannot honour are refused (by the split code) rather than ignored."""
     if spec.protocol.split == "paper":
         return load_split(spec.setting, split="paper", scaler_fit=spec.protocol.scaler_fit,
-                          prepared_dir=prepared_dir)
+                          test_with_replacement=spec.protocol.test_with_replacement,
+                          val_per_cell=spec.hparams.val_per_cell, prepared_dir=prepared_dir)
     return load_split(spec.setting, split=spec.seed, scaler_fit=spec.protocol.scaler_fit,
                       test_with_replacement=spec.protocol.test_with_replacement,
                       val_per_cell=spec.hparams.val_per_cell, prepared_dir=prepared_dir)
@@ -77,18 +105,13 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
     """Train one run and write ``out_dir/metrics.csv``, ``predictions.npz`` and ``run.json`` (with the
     initial weights' fingerprint); returns ``out_dir``.
 
-    A non-finite loss writes ``run.json`` with ``status: failed`` and the error (and no metrics.csv),
-    then re-raises.
+    The folder is checked before any work (:func:`check_out_dir`). A non-finite loss writes ``run.json``
+    with ``status: failed`` and the error, removes the files of :data:`RUN_OUTPUTS` (an earlier run's
+    too), then re-raises. The new files replace the old ones together once all are written
+    (:class:`fairbench.io.StagedFiles`); a write that fails (e.g. a full disk) raises
+    :class:`fairbench.io.OutputError` and leaves the folder as it was.
     """
-    out = Path(out_dir)
-    run_file = out / "run.json"
-    if run_file.exists() and not force:
-        try:
-            finished = json.loads(run_file.read_text()).get("status") == "complete"
-        except (json.JSONDecodeError, OSError):
-            finished = False
-        if finished:
-            raise FileExistsError(FINISHED_RUN_MESSAGE.format(path=out))
+    out = check_out_dir(out_dir, force=force)
     data = load_run_data(spec, prepared_dir)
     va = data.val.to_torch()
     method = build_method(spec.method, spec.hparams, spec.protocol,
@@ -112,15 +135,49 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
             tracker.summary({f"last/{k}": v for k, v in summary["last_epoch"].items()})
     except NonFiniteLossError as error:
         record.update(status="failed", error=str(error), wall_seconds=time.perf_counter() - start)
-        write_json_atomic(run_file, record)
+        _record_failure(out, record)
         raise
     frame = pd.DataFrame(trace.rows)
     frame["epoch"] = frame["epoch"].astype(int)
-    save_predictions(out / PREDICTIONS_FILE, data.test.y, data.test.group, trace.test_labels)
-    write_with_atomic(out / "metrics.csv", lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g"))
     record.update(init_fingerprint=trace.init_fingerprint, predictions=PREDICTIONS_FILE)
     record.update(status="complete", wall_seconds=time.perf_counter() - start, train_seconds=trace.seconds,
                   steps=trace.steps, meta_steps=trace.meta_steps, epochs=len(trace.rows), summary=summary,
                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    write_json_atomic(run_file, record)
+    try:
+        with StagedFiles(out) as staged:
+            save_predictions(staged.path(PREDICTIONS_FILE), data.test.y, data.test.group, trace.test_labels)
+            frame.to_csv(staged.path(METRICS_FILE), index=False, float_format="%.10g")
+            write_json_atomic(staged.path(RUN_FILE), record)
+            staged.commit(replaces=RUN_OUTPUTS, last=(RUN_FILE,))
+    except OSError as error:
+        raise OutputError(WRITE_FAILED_MESSAGE.format(path=out, reason=error.strerror or error)) from None
     return out
+
+
+def check_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
+    """Before any work: ``out_dir`` is (or can become) a writable folder, and holds no finished run
+    unless ``force``. Raises :class:`fairbench.io.OutputError` or ``FileExistsError``."""
+    out = check_writable_folder(out_dir, "run folder")
+    run_file = out / RUN_FILE
+    if run_file.exists() and not force:
+        try:
+            finished = json.loads(run_file.read_text()).get("status") == "complete"
+        except (json.JSONDecodeError, OSError, AttributeError):
+            finished = False
+        if finished:
+            raise FileExistsError(FINISHED_RUN_MESSAGE.format(path=out))
+    return out
+
+
+def _record_failure(out: Path, record: dict[str, Any]) -> None:
+    """Write the failed ``run.json``, then remove the run's data files (an earlier run's included)."""
+    try:
+        write_json_atomic(out / RUN_FILE, record)
+    except OSError as error:
+        (out / RUN_FILE).unlink(missing_ok=True)
+        for name in RUN_OUTPUTS:
+            (out / name).unlink(missing_ok=True)
+        raise OutputError(FAILURE_RECORD_FAILED.format(path=out, error=record.get("error"),
+                                                       reason=error.strerror or error)) from None
+    for name in RUN_OUTPUTS:
+        (out / name).unlink(missing_ok=True)

@@ -4,13 +4,25 @@ mirrors them. The mode is always explicit so that nothing waits for a login or t
 
 from __future__ import annotations
 
+import netrc
 import os
+import urllib.parse
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 WANDB_MODES = ("online", "offline", "disabled")
 DEFAULT_PROJECT = "fairbench"
+DEFAULT_HOST = "https://api.wandb.ai"
+ONLINE_WITHOUT_KEY = ("wandb mode 'online' needs an API key and none was found (no WANDB_API_KEY, no {host} "
+                      "entry in {netrc_file}): run `wandb login` or set WANDB_API_KEY, or use --wandb-mode "
+                      "offline (and `wandb sync` the run later)")
+INIT_FAILED = ("wandb could not start the {mode} run ({reason}); check the network and your login, or use "
+               "--wandb-mode offline or disabled")
+
+
+class TrackingError(Exception):
+    """wandb could not start a run (e.g. the server is unreachable)."""
 
 
 def resolve_wandb_mode(explicit: str | None = None) -> str:
@@ -22,12 +34,39 @@ def resolve_wandb_mode(explicit: str | None = None) -> str:
     return mode
 
 
+def _netrc_file() -> Path:
+    return Path(os.environ.get("NETRC") or Path.home() / ".netrc").expanduser()
+
+
+def wandb_key_available() -> bool:
+    """Whether wandb would find an API key: ``$WANDB_API_KEY``, or a password for the server's host
+    (``$WANDB_BASE_URL``, default api.wandb.ai) in the netrc file that ``wandb login`` writes."""
+    if os.environ.get("WANDB_API_KEY", "").strip():
+        return True
+    host = urllib.parse.urlsplit(os.environ.get("WANDB_BASE_URL") or DEFAULT_HOST).hostname or ""
+    try:
+        entry = netrc.netrc(str(_netrc_file())).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(entry and entry[2])
+
+
+def check_wandb_mode(explicit: str | None = None) -> str:
+    """:func:`resolve_wandb_mode`, and for ``online`` an API key at hand: without one, a ValueError
+    that says what to do, before any work and without touching the network."""
+    mode = resolve_wandb_mode(explicit)
+    if mode == "online" and not wandb_key_available():
+        host = urllib.parse.urlsplit(os.environ.get("WANDB_BASE_URL") or DEFAULT_HOST).hostname
+        raise ValueError(ONLINE_WITHOUT_KEY.format(host=host, netrc_file=_netrc_file()))
+    return mode
+
+
 class Tracker:
     """One wandb run (``mode="disabled"`` never imports wandb). Use as a context manager."""
 
     def __init__(self, *, name: str, group: str, job_type: str, tags: list[str], config: dict[str, Any],
                  mode: str | None = None, project: str | None = None, directory: str | Path | None = None) -> None:
-        self.mode = resolve_wandb_mode(mode)
+        self.mode = check_wandb_mode(mode)
         self._run: Any = None
         self._init = dict(project=project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), name=name,
                           group=group, job_type=job_type, tags=tags, config=config)
@@ -42,7 +81,11 @@ class Tracker:
             if self._dir is not None:
                 self._dir.mkdir(parents=True, exist_ok=True)
                 kwargs["dir"] = str(self._dir)
-            self._run = wandb.init(**kwargs)
+            try:
+                self._run = wandb.init(**kwargs)
+            except Exception as error:  # wandb raises its own types (CommError, UsageError, timeouts)
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                raise TrackingError(INIT_FAILED.format(mode=self.mode, reason=reason)) from None
         return self
 
     def log(self, row: dict[str, Any], step: int | None = None) -> None:

@@ -138,6 +138,9 @@ def synthetic_figure(out_dir: str | Path, *, n_starts: int = 10, steps: int = 12
                      switch_after: int = 15) -> tuple[list[Path], dict[str, np.ndarray]]:
     """Draw the toy trajectories (one panel per aggregator + continuous vs two-stage) as
     ``out_dir/synthetic_trajectories.{png,pdf}``; returns the paths and the trajectories."""
+    for name, value, minimum in (("starts", n_starts, 1), ("steps", steps, 1), ("switch-after", switch_after, 0)):
+        if value < minimum:
+            raise ValueError(f"--{name} must be at least {minimum} (got {value})")
     problem = ToyProblem()
     starts = starting_points(n_starts)
     pareto = problem.pareto_set()
