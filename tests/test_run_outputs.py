@@ -3,6 +3,7 @@ under both protocols, shared by the methods of a seed) and predictions.npz (per-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -97,3 +98,8 @@ def test_a_real_run_keeps_predictions_and_its_init_fingerprint(tmp_path, prepare
         _assert_labels_reproduce_metrics(out, record["data"]["groups"])
         prints.append(record["init_fingerprint"])
     assert prints[0] == prints[1]
+
+
+def test_an_unknown_init_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown init 'chained'; valid: seed"):
+        dataclasses.replace(get_protocol("paper"), init="chained")
