@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_methods(sub)
     bench.register(sub)
+    __import__("fairbench.scale").scale.register(sub)
     report_cli.register(sub)
     return parser
 
