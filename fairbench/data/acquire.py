@@ -7,9 +7,16 @@ Folders and environment variables:
 * **Mirror**: ``mirror=`` or ``$FAIRBENCH_DATA_MIRROR``: a folder with the same layout. When set,
   files are copied from it and the network is never used.
 * **Download** (no mirror): the canonical URLs of :mod:`fairbench.data.registry`, through
-  ``urllib``. ``base_url=`` or ``$FAIRBENCH_DATA_BASE_URL`` replaces their scheme and host
-  (e.g. ``http://127.0.0.1:8000``), for local servers. Zip sources are opened in memory and only
-  the pinned member is kept.
+  ``urllib``. Zip sources are opened in memory and only the pinned member is kept.
+* **Base URL**: ``base_url=`` or ``$FAIRBENCH_DATA_BASE_URL`` (e.g. ``http://127.0.0.1:8000/raw``)
+  points the download at another server, which may hold either layout: first the canonical paths
+  under it (scheme and host replaced, the base's path prepended:
+  ``<base>/ml/machine-learning-databases/adult/adult.data``), then the mirror layout
+  (``<base>/adult/adult.data``: a mirror folder served over HTTP, e.g. ``python -m http.server``).
+
+The cache must be a writable folder when a file has to be added to it; that is checked before any
+download, and a cache that cannot take a file is one error naming the folder (a read-only cache that
+already holds every file is fine).
 
 Every file is checked against its pinned sha256 *before* it enters the cache, and written
 atomically; a file that fails is never used and never left behind. Cached files are re-hashed
@@ -28,6 +35,7 @@ import urllib.parse
 import urllib.request
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -57,7 +65,7 @@ from fairbench.data.errors import (
     DataWarning,
 )
 from fairbench.data.registry import DatasetSpec, RawFile, RawInput, Source, get_dataset
-from fairbench.io import write_bytes_atomic
+from fairbench.io import OutputError, check_writable_folder, write_bytes_atomic
 
 DEFAULT_DATA_DIR = Path("~/.cache/fairbench/raw")
 DEFAULT_TIMEOUT = 60.0
@@ -65,6 +73,12 @@ _CHUNK = 1 << 16
 
 # path -> (size, mtime_ns) of cache files whose sha256 was checked in this process
 _VERIFIED: dict[Path, tuple[int, int]] = {}
+# cache folders found writable in this process
+_WRITABLE: set[Path] = set()
+CACHE_UNWRITABLE = ("{problem}. Set " + DATA_DIR_ENV + " (or --data-dir) to a writable folder, or fill the cache "
+                    "from a machine that can write it")
+CACHE_WRITE_FAILED = ("could not add {path} to the data cache ({reason}); nothing was cached. Free some space or set "
+                      + DATA_DIR_ENV + " (or --data-dir) to another folder")
 
 
 class NetworkError(DataUnavailableError):
@@ -95,6 +109,23 @@ def rebase_url(url: str, base_url: str | None) -> str:
     parts = urllib.parse.urlsplit(url)
     base = urllib.parse.urlsplit(base_url)
     return urllib.parse.urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, ""))
+
+
+def mirror_url(base_url: str, raw: RawFile) -> str:
+    """Where a server with the mirror layout keeps ``raw``: ``<base_url>/<relpath>`` (path quoted)."""
+    return base_url.rstrip("/") + "/" + urllib.parse.quote(raw.relpath)
+
+
+def check_cache_writable(root: Path) -> None:
+    """Before a file is added to the cache: ``root`` is (or can become) a writable folder; else a
+    :class:`DataUnavailableError` naming it and the fix. Checked once per process and folder."""
+    if root in _WRITABLE:
+        return
+    try:
+        check_writable_folder(root, "data cache")
+    except OutputError as error:
+        raise DataUnavailableError(CACHE_UNWRITABLE.format(problem=error)) from None
+    _WRITABLE.add(root)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -160,18 +191,21 @@ def _obtain(dataset: str, inp: RawInput, root: Path, mirror: Path | None, base: 
             if not raw.local.is_file():
                 origin = get_dataset(dataset).origin
                 raise DataUnavailableError(LOCAL_MISSING.format(dataset=dataset, path=raw.local, origin=origin))
+            check_cache_writable(root)
             return _from_mirror(dataset, raw, root, raw.local)
     if mirror is not None:
         for raw in inp.options:
             if _cached_ok(dataset, raw, root):
                 return root / raw.relpath
             if (mirror / raw.relpath).is_file():
+                check_cache_writable(root)
                 return _from_mirror(dataset, raw, root, mirror)
         expected = " or ".join(str(mirror / raw.relpath) for raw in inp.options)
         raise DataUnavailableError(MIRROR_MISSING.format(dataset=dataset, mirror=mirror, expected=expected))
     for raw in inp.options:
         if _cached_ok(dataset, raw, root):
             return root / raw.relpath
+    check_cache_writable(root)
     return _download_any(dataset, inp, root, base, timeout)
 
 
@@ -179,7 +213,7 @@ def _cached_ok(dataset: str, raw: RawFile, root: Path) -> bool:
     path = root / raw.relpath
     try:
         stat = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not cached (a cache that is a file is refused on writing)
         return False
     key = (stat.st_size, stat.st_mtime_ns)
     if _VERIFIED.get(path) == key:
@@ -203,7 +237,10 @@ def _check(data: bytes, raw: RawFile, source: str, fix: str) -> None:
 
 def _store(data: bytes, raw: RawFile, root: Path) -> Path:
     dest = root / raw.relpath
-    write_bytes_atomic(dest, data)
+    try:
+        write_bytes_atomic(dest, data)
+    except OSError as error:
+        raise DataUnavailableError(CACHE_WRITE_FAILED.format(path=dest, reason=error.strerror or error)) from None
     stat = dest.stat()
     _VERIFIED[dest] = (stat.st_size, stat.st_mtime_ns)
     return dest
@@ -217,28 +254,41 @@ def _from_mirror(dataset: str, raw: RawFile, root: Path, mirror: Path) -> Path:
     return _store(data, raw, root)
 
 
+def _attempts(inp: RawInput, base: str | None,
+              failures: list[DataUnavailableError]) -> Iterator[tuple[RawFile, Source, str]]:
+    """(file, source, URL) to try in order: every canonical source (rebased onto ``base``), then,
+    with a base URL that answered (no :class:`NetworkError` in ``failures`` so far), the mirror layout."""
+    for raw in inp.options:
+        for source in raw.sources:
+            yield raw, source, rebase_url(source.url, base)
+    if base and not any(isinstance(exc, NetworkError) for exc in failures):
+        for raw in inp.options:
+            url = mirror_url(base, raw)
+            yield raw, Source(url), url
+
+
 def _download_any(dataset: str, inp: RawInput, root: Path, base: str | None, timeout: float) -> Path:
     """Try every source of every option in order; the first verified payload is cached.
 
-    A source whose bytes fail the checksum is skipped (its bytes are never written; a
-    :class:`DataWarning` names it if a later source works); if no source works, the first
-    checksum failure is raised, else a summary of the failures.
+    With a base URL, the canonical paths under it come first, then (unless the server could not be
+    reached) the mirror layout :func:`mirror_url`. A source whose bytes fail the checksum is skipped
+    (its bytes are never written; a :class:`DataWarning` names it if a later source works); if no
+    source works, the first checksum failure is raised, else a summary of the failures.
     """
     failures: list[DataUnavailableError] = []
     bad_checksums: list[ChecksumError] = []
-    for raw in inp.options:
-        for source in raw.sources:
-            try:
-                data = _payload(dataset, raw, source, base, timeout)
-            except ChecksumError as exc:
-                bad_checksums.append(exc)
-                continue
-            except DataUnavailableError as exc:
-                failures.append(exc)
-                continue
-            for exc in bad_checksums:
-                warnings.warn(SOURCE_SKIPPED.format(error=exc), DataWarning, stacklevel=4)
-            return _store(data, raw, root)
+    for raw, source, url in _attempts(inp, base, failures):
+        try:
+            data = _payload(dataset, raw, source, url, timeout)
+        except ChecksumError as exc:
+            bad_checksums.append(exc)
+            continue
+        except DataUnavailableError as exc:
+            failures.append(exc)
+            continue
+        for exc in bad_checksums:
+            warnings.warn(SOURCE_SKIPPED.format(error=exc), DataWarning, stacklevel=4)
+        return _store(data, raw, root)
     if bad_checksums:
         raise bad_checksums[0]
     if len(failures) == 1 and not isinstance(failures[0], NetworkError):
@@ -251,9 +301,9 @@ def _download_any(dataset: str, inp: RawInput, root: Path, base: str | None, tim
     raise DataUnavailableError(ALL_SOURCES_FAILED.format(dataset=dataset, what=what, details=details))
 
 
-def _payload(dataset: str, raw: RawFile, source: Source, base: str | None, timeout: float) -> bytes:
-    """Download ``source`` and return the verified bytes of ``raw`` (extracted from zips)."""
-    url = rebase_url(source.url, base)
+def _payload(dataset: str, raw: RawFile, source: Source, url: str, timeout: float) -> bytes:
+    """Download ``source`` from ``url`` (its URL, maybe rebased) and return the verified bytes of
+    ``raw`` (extracted from zips)."""
     body, content_type = download(url, dataset=dataset, timeout=timeout, label=raw.name)
     html = _looks_like_html(body, content_type)
     if source.member:

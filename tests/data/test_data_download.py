@@ -207,3 +207,119 @@ def test_a_source_with_wrong_bytes_is_skipped_for_the_next_one(server: Server, t
         paths = fetch_spec(spec, data_dir=tmp_path, base_url=server.base_url)
     assert paths["table"].read_bytes() == DATA
     assert leftovers(tmp_path) == [tmp_path / "toy/t.csv"]
+
+
+# the base URL may hold the mirror layout; the cache is checked before anything is downloaded
+
+def test_base_url_with_the_mirror_layout(server: Server, tmp_path: Path, no_mirror: None) -> None:
+    server.routes["/pre/toy/t.csv"] = Route(DATA)
+    spec = toy(Source("https://example.org/files/t.csv"), Source("https://example.org/a.zip", ("t.csv",)))
+    paths = fetch_spec(spec, data_dir=tmp_path, base_url=server.base_url + "/pre/")
+    assert paths["table"].read_bytes() == DATA
+    assert server.hits == ["/pre/files/t.csv", "/pre/a.zip", "/pre/toy/t.csv"]  # canonical paths first
+
+
+def test_mirror_layout_paths_are_quoted(server: Server, tmp_path: Path, no_mirror: None) -> None:
+    raw = RawFile("toy/a b.xls", hashlib.sha256(DATA).hexdigest(), len(DATA), (Source("https://example.org/x.xls"),))
+    spec = DatasetSpec("toy", (RawInput("table", (raw,)),), n_rows=1, n_columns=1, label="-", licence="-")
+    server.routes["/toy/a%20b.xls"] = Route(DATA)
+    assert fetch_spec(spec, data_dir=tmp_path, base_url=server.base_url)["table"] == tmp_path / "toy/a b.xls"
+
+
+def test_a_missing_file_names_both_layouts(server: Server, tmp_path: Path, no_mirror: None) -> None:
+    with pytest.raises(DataUnavailableError) as info:
+        fetch_spec(toy(Source("https://example.org/files/t.csv")), data_dir=tmp_path, base_url=server.base_url)
+    message = str(info.value)
+    assert f"{server.base_url}/files/t.csv failed with HTTP 404" in message
+    assert f"{server.base_url}/toy/t.csv failed with HTTP 404" in message and "\n" not in message
+
+
+def test_an_unreachable_base_url_is_tried_once(tmp_path: Path, no_mirror: None) -> None:
+    base = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(DataUnavailableError) as info:
+        fetch_spec(toy(Source("https://example.org/files/t.csv")), data_dir=tmp_path, base_url=base)
+    assert str(info.value).count("could not reach") == 1
+
+
+def test_a_cache_that_is_a_file_is_refused_before_downloading(server: Server, tmp_path: Path, no_mirror: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/t.csv"] = Route(DATA)
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("FAIRBENCH_DATA_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DataUnavailableError) as info:
+        fetch_spec(toy(Source("https://example.org/t.csv")), base_url=server.base_url)
+    message = str(info.value)
+    assert f"data cache {tmp_path / 'cache'} is a file" in message and "FAIRBENCH_DATA_DIR" in message
+    assert server.hits == [] and "\n" not in message
+
+
+def test_the_cli_reports_a_cache_below_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from fairbench.cli import main
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("FAIRBENCH_DATA_DIR", str(tmp_path / "file" / "raw"))
+    monkeypatch.setenv("FAIRBENCH_DATA_MIRROR", str(tmp_path / "mirror"))
+    (tmp_path / "mirror" / "student").mkdir(parents=True)
+    (tmp_path / "mirror" / "student" / "student-por.csv").write_bytes(b"x")
+    assert main(["data", "fetch", "student_por"]) == 2
+    err = capsys.readouterr().err
+    assert f"lies below {tmp_path / 'file'}, which is a file" in err and err.count("\n") == 1
+
+
+def _refuse_writes_into(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """A read-only folder, also for root (who may write anywhere): the kernel's answer made explicit."""
+    import os
+
+    from fairbench import io as fb_io
+
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real = fb_io.tempfile.mkstemp
+
+        def refuse(*args, dir=None, **kwargs):  # type: ignore[no-untyped-def]
+            if dir is not None and Path(dir) == folder:
+                raise PermissionError(13, "Permission denied", str(dir))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(fb_io.tempfile, "mkstemp", refuse)
+
+
+def test_a_read_only_cache_is_refused_before_downloading(server: Server, tmp_path: Path, no_mirror: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/t.csv"] = Route(DATA)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _refuse_writes_into(monkeypatch, cache)
+    try:
+        with pytest.raises(DataUnavailableError, match=f"cannot write into {cache} .*Permission denied"):
+            fetch_spec(toy(Source("https://example.org/t.csv")), data_dir=cache, base_url=server.base_url)
+        assert server.hits == []
+    finally:
+        cache.chmod(0o755)
+
+
+def test_a_read_only_cache_that_holds_the_files_is_fine(server: Server, tmp_path: Path, no_mirror: None,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["/t.csv"] = Route(DATA)
+    cache = tmp_path / "cache"
+    fetch_spec(toy(Source("https://example.org/t.csv")), data_dir=cache, base_url=server.base_url)
+    _refuse_writes_into(monkeypatch, cache)
+    try:
+        assert fetch_spec(toy(Source("https://example.org/t.csv")), data_dir=cache)["table"].read_bytes() == DATA
+    finally:
+        cache.chmod(0o755)
+
+
+def test_a_full_disk_while_caching_is_one_clear_error(server: Server, tmp_path: Path, no_mirror: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from fairbench.data import acquire
+
+    def disk_full(target, data):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    server.routes["/t.csv"] = Route(DATA)
+    monkeypatch.setattr(acquire, "write_bytes_atomic", disk_full)
+    with pytest.raises(DataUnavailableError, match="could not add .*toy/t.csv to the data cache .No space left"):
+        fetch_spec(toy(Source("https://example.org/t.csv")), data_dir=tmp_path, base_url=server.base_url)
+    assert leftovers(tmp_path) == []
