@@ -93,7 +93,6 @@ def load_run_data(spec: RunSpec, prepared_dir: str | Path | None = None) -> Spli
     Options the paper split cannot honour are refused (by the split code) rather than ignored."""
     if spec.protocol.split == "paper":
         return load_split(spec.setting, split="paper", scaler_fit=spec.protocol.scaler_fit,
-                          test_with_replacement=spec.protocol.test_with_replacement,
                           val_per_cell=spec.hparams.val_per_cell, prepared_dir=prepared_dir)
     return load_split(spec.setting, split=spec.seed, scaler_fit=spec.protocol.scaler_fit,
                       test_with_replacement=spec.protocol.test_with_replacement,
