@@ -150,3 +150,12 @@ def test_random_bytes_name_the_file(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError) as info:
         collect_runs(tmp_path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(256)) * 8, b"PAR1 not really parquet PAR1"])
+def test_a_damaged_collected_table_names_the_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "runs.parquet"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a readable Parquet table") as info:
+        read_collected(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -236,7 +236,12 @@ def read_collected(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no collected runs table (make it with `fairbench report collect`)")
-    frame = pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises its own types (ArrowInvalid, ...) for a damaged file
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"{path}: not a readable Parquet table ({reason}); make it again with "
+                         "`fairbench report collect`") from None
     missing = [c for c in CONFIG_COLUMNS if c not in frame.columns]
     if missing or "epoch" not in frame.columns:
         raise ValueError(f"{path}: not a collected runs table (missing columns {missing or ['epoch']})")
