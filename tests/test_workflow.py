@@ -83,7 +83,8 @@ def test_deleting_one_run_reruns_only_its_job(quick_run) -> None:
     assert plan.returncode == 0, plan.stderr
     counts = _job_counts(plan)
     assert counts.get("train") == "1", plan.stdout[-3000:] + plan.stderr[-3000:]
-    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "log_report_to_wandb", "all"}
+    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "findings",
+                                                "log_report_to_wandb", "all"}
     rerun = _snakemake(results, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert target.exists()
@@ -127,3 +128,10 @@ def test_html_report_is_self_contained(quick_run, tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     text = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000 and "main_paper" in text
+
+
+def test_findings_page_is_built_from_the_runs(quick_run) -> None:
+    results, _ = quick_run
+    text = (results / "FINDINGS.md").read_text()
+    assert text.startswith("# Findings") and "Verdict rule" in text
+    assert len(pd.read_csv(results / "aggregate" / "findings.csv")) >= 6
