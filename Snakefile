@@ -1,14 +1,25 @@
 # fairbench: raw data -> prepared datasets -> training runs -> tables, figures and report.
 #   snakemake --cores all                                   # the full benchmark (config/config.yaml)
 #   snakemake --cores all --configfile config/quick.yaml    # a small end-to-end version
-from fairbench.workflow_config import check_config, export_tracking_settings
+#   snakemake --cores all --config results_dir=rerun        # every run trained again into a fresh folder
+import sys
+import time
+
+from fairbench.workflow_config import ConfigError, check_config, export_tracking_settings
+from fairbench.workflow_runs import end_message, stale_message, start_message, survey, trained_since
 
 configfile: "config/config.yaml"
 
 JOBS = check_config(config)
 export_tracking_settings(config)
 RESULTS = config["results_dir"]
-SEEDS = config["seeds"]
+STARTED = time.time()
+PLAN = survey(JOBS, f"{RESULTS}/runs", config)
+if PLAN.stale:
+    raise ConfigError(stale_message(PLAN, RESULTS))
+if workflow.is_main_process:
+    # What was found and what will be trained, before Snakemake lists the jobs.
+    print(start_message(PLAN, RESULTS, workflow.configfiles), file=sys.stderr)
 
 report: "workflow/report/workflow.rst"
 
@@ -21,13 +32,47 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/findings.smk"
 
 
+# The last step: every table and figure is built; exits non-zero (after building them) when a run
+# failed, listing the failed runs and their errors (they are also in tables/failed_runs.csv).
+rule check_runs:
+    input:
+        # every run is an input too (not only through the tables), so that a missing or deleted run is
+        # trained even when the tables already exist
+        runs=run_files(JOBS, "run.json"),
+        tables=rules.tables.output,
+        figures=rules.figures.output,
+        synthetic=rules.synthetic_figure.output,
+        wandb=rules.log_report_to_wandb.output,
+    output:
+        status=f"{RESULTS}/logs/status.txt",
+    message:
+        "check that every run finished"
+    log:
+        f"{RESULTS}/logs/check_runs.log",
+    conda:
+        "environment.yml"
+    shell:
+        "python -m fairbench.workflow_runs check --tables {input.tables:q} --out {output.status:q} > {log:q} 2>&1"
+
+
+# The default target: the check above, which depends on every run, table and figure (one input, so
+# that Snakemake's job listing stays legible; the rules with many inputs print a one-line message).
 rule all:
     default_target: True
     input:
-        # every run is a target too, so that a deleted run is trained again (and what depends on it)
-        run_files(JOBS, "metrics.csv"),
-        rules.tables.output,
-        rules.figures.output,
-        rules.synthetic_figure.output,
-        rules.log_report_to_wandb.output,
+        rules.check_runs.output,
         rules.findings.output,
+    message:
+        "fairbench pipeline complete"
+
+
+def _all_runs():
+    return [folder for folders in PLAN.by_status.values() for folder in folders]
+
+
+onsuccess:
+    print(end_message(PLAN, RESULTS, trained_since(_all_runs(), STARTED), ok=True), file=sys.stderr)
+
+
+onerror:
+    print(end_message(PLAN, RESULTS, trained_since(_all_runs(), STARTED), ok=False), file=sys.stderr)

@@ -12,6 +12,9 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+from fairbench.workflow_config import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
@@ -75,25 +78,44 @@ def test_second_invocation_does_nothing(quick_run) -> None:
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_deleting_one_run_reruns_only_its_job(quick_run) -> None:
+def test_deleting_one_run_reruns_only_that_run(quick_run) -> None:
     results, env = quick_run
-    target = results / "runs" / "main" / "paper" / "titanic-sex" / "dro" / "default" / "seed1" / "metrics.csv"
-    target.unlink()
+    folder = results / "runs" / "main" / "paper" / "titanic-sex" / "dro" / "default" / "seed1"
+    shutil.rmtree(folder)
     plan = _snakemake(results, "-n", "--quiet", "rules", env=env)
     assert plan.returncode == 0, plan.stderr
     counts = _job_counts(plan)
     assert counts.get("train") == "1", plan.stdout[-3000:] + plan.stderr[-3000:]
     assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "findings",
-                                                "log_report_to_wandb", "all"}
+                                              "log_report_to_wandb", "check_runs", "all"}
     rerun = _snakemake(results, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert target.exists()
+    assert (folder / "metrics.csv").exists()
+
+
+def test_more_seeds_train_only_the_new_runs(quick_run) -> None:
+    results, env = quick_run
+    plan = _snakemake(results, "-n", "--quiet", "rules", "--config", "seeds=[0,1,2]", env=env)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    counts = _job_counts(plan)
+    jobs = check_config(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text()))
+    assert int(counts["train"]) == len(jobs)  # one new run (seed 2) per configuration, nothing retrained
+    assert f"to train now: {len(jobs):,} runs" in plan.stderr
+
+
+def test_output_is_legible(quick_run) -> None:
+    results, env = quick_run
+    plan = _snakemake(results, "-n", "--config", "seeds=[0,1,2]", env=env)
+    lines = (plan.stdout + plan.stderr).splitlines()
+    assert max(len(line) for line in lines) < 400, max(lines, key=len)[:300]
+    assert any(line.startswith("fairbench: ") and "runs" in line for line in lines)
+    assert any("to train every run again into a fresh folder" in line for line in lines)
 
 
 def test_bad_config_stops_before_any_job(tmp_path, quick_run) -> None:
     _, env = quick_run
     for override, key in (("seeds=[-1]", "seeds.0"), ("threads_per_job=0", "threads_per_job"),
-                          ("overrides={lr: fast}", "overrides")):
+                          ("overrides={lr: fast}", "overrides.lr"), ("overrides={epochs: 2.5}", "overrides.epochs")):
         done = _snakemake(tmp_path / "bad", "--config", override, env=env)
         assert done.returncode != 0
         assert f"config key '{key}'" in done.stdout + done.stderr, done.stderr[-2000:]
@@ -114,11 +136,8 @@ def test_default_grid_dry_run_lists_every_job(quick_run) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Using workflow specific profile profiles/default" in done.stdout + done.stderr
     counts = _job_counts(done)
-    import yaml
-
-    from fairbench.workflow_config import check_config
-
-    assert int(counts["train"]) == len(check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())))
+    jobs = check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    assert int(counts["train"]) == sum(len(job.seeds) for job in jobs)  # one job per run
 
 
 def test_html_report_is_self_contained(quick_run, tmp_path) -> None:

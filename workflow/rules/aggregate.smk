@@ -1,15 +1,24 @@
-# All finished runs of the configuration in one long table (one row per run and epoch).
+import hashlib
+
+# All run records of the configuration in one long table (one row per run and epoch); failed runs are
+# listed in the table's metadata and reported by the tables (failed_runs.csv).
 
 
 rule aggregate_runs:
     input:
         runs=run_files(JOBS, "run.json"),
-        metrics=run_files(JOBS, "metrics.csv"),
     output:
         table=f"{RESULTS}/aggregate/runs.parquet",
+    message:
+        "collect the {params.n} run records into {output.table}"
+    params:
+        n=lambda wc, input: len(input.runs),
+        # which runs are collected: a change of the configuration's run list reruns this rule
+        runs_digest=hashlib.sha256("\n".join(run_files(JOBS, "run.json")).encode()).hexdigest()[:16],
     log:
         f"{RESULTS}/logs/aggregate.log",
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report collect --runs {input.runs} --out {output.table} > {log} 2>&1"
+        "fairbench report collect --runs {input.runs:q} --out {output.table:q} > {log:q} 2>&1"
+

@@ -1,16 +1,28 @@
 import os
+import shlex
 
-# Shared helpers: which runs exist, and where their files go.
+# Shared helpers: which runs exist, and where their files go. Every path handed to a shell command is
+# quoted ({...:q} in the commands, shlex.quote here), so a results folder may contain spaces.
 from fairbench.data.registry import get_setting
 from fairbench.workflow_config import job_hyperparams
 
 
+wildcard_constraints:
+    experiment=r"[^/]+",
+    protocol=r"[^/]+",
+    setting=r"[^/]+",
+    method=r"[^/]+",
+    variant=r"[^/]+",
+    seed=r"\d+",
+
+
 def run_folder(job, seed):
-    return f"{RESULTS}/runs/{job.folder}/seed{seed}"
+    return f"{RESULTS}/runs/{job.run_folder(seed)}"
 
 
 def run_files(jobs, name):
-    return [f"{run_folder(job, seed)}/{name}" for job in jobs for seed in SEEDS]
+    """One file per run: every seed of every job (each job carries its own seeds)."""
+    return [f"{run_folder(job, seed)}/{name}" for job in jobs for seed in job.seeds]
 
 
 def jobs_of(experiment):
@@ -32,7 +44,7 @@ def dataset_of(setting):
 
 def mirror_option():
     mirror = (config.get("data") or {}).get("mirror")
-    return f"--mirror {mirror}" if mirror else ""
+    return f"--mirror {shlex.quote(str(mirror))}" if mirror else ""
 
 
 def wandb_mode_option():
@@ -42,7 +54,7 @@ def wandb_mode_option():
 
 def train_overrides(wildcards):
     hp = job_hyperparams(find_job(wildcards), config)
-    return " ".join(f"--set {key}={value}" for key, value in hp.to_dict().items() if key != "threads")
+    return " ".join(shlex.quote(f"--set={key}={value}") for key, value in hp.to_dict().items() if key != "threads")
 
 
 EXPERIMENTS = sorted({job.experiment for job in JOBS})

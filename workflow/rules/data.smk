@@ -13,8 +13,8 @@ rule fetch_dataset:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench data fetch {wildcards.dataset} --data-dir {params.data_dir} {params.mirror} "
-        "--manifest {output.manifest} > {log} 2>&1"
+        "fairbench data fetch {wildcards.dataset} --data-dir {params.data_dir:q} {params.mirror} "
+        "--manifest {output.manifest:q} > {log:q} 2>&1"
 
 
 rule prepare_setting:
@@ -28,6 +28,7 @@ rule prepare_setting:
         out=lambda wc, output: os.path.dirname(output.table),
     resources:
         mem_mb=2000,
+        runtime=15,  # minutes; a setting takes seconds to prepare
     benchmark:
         f"{RESULTS}/benchmarks/prepare/{{setting}}.tsv"
     log:
@@ -35,4 +36,4 @@ rule prepare_setting:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench data prepare {wildcards.setting} --out {params.out} --data-dir {params.data_dir} > {log} 2>&1"
+        "fairbench data prepare {wildcards.setting} --out {params.out:q} --data-dir {params.data_dir:q} > {log:q} 2>&1"

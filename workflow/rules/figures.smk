@@ -16,7 +16,7 @@ rule figures:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report figures --collected {input.table} --out {output} > {log} 2>&1"
+        "fairbench report figures --collected {input.table:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule synthetic_figure:
@@ -31,7 +31,7 @@ rule synthetic_figure:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report synthetic --out {output} > {log} 2>&1"
+        "fairbench report synthetic --out {output:q} > {log:q} 2>&1"
 
 
 rule log_report_to_wandb:
@@ -49,5 +49,5 @@ rule log_report_to_wandb:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report wandb --tables {input.tables} --figures {input.figures} {input.synthetic} "
-        "--record {output.record} {params.wandb} --wandb-dir {params.wandb_dir} > {log} 2>&1"
+        "fairbench report wandb --tables {input.tables:q} --figures {input.figures:q} {input.synthetic:q} "
+        "--record {output.record:q} {params.wandb} --wandb-dir {params.wandb_dir:q} > {log:q} 2>&1"

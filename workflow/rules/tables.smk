@@ -16,4 +16,4 @@ rule tables:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report tables --collected {input.table} --out {output} > {log} 2>&1"
+        "fairbench report tables --collected {input.table:q} --out {output:q} > {log:q} 2>&1"

@@ -1,31 +1,51 @@
-# One job per (experiment, protocol, setting, method, variant) trains every seed in one process.
+# One job per run: (experiment, protocol, setting, method, variant, seed). Each run is its own target,
+# so adding seeds trains only the new runs and a deleted run folder retrains only that run.
+# A run that fails (a NaN loss, a batch larger than the training set, ...) still ends with a run.json
+# (status failed, the error): the job succeeds with that record, the tables and figures are built from
+# the runs that finished, and the last rule (check_runs) lists the failed runs and exits non-zero.
+
+RUN = f"{RESULTS}/runs/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}/seed{{seed}}"
+
+
+def prepared_inputs(wildcards):
+    """The prepared setting, for a run that has no record yet. A run with a record does not depend on
+    it, so that preparing a setting again (on a fresh clone, or for new seeds) never retrains the
+    finished runs; the configuration check refuses records of other hyper-parameters."""
+    run = f"{RESULTS}/runs/{wildcards.experiment}/{wildcards.protocol}/{wildcards.setting}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}/run.json"
+    if os.path.exists(run):
+        return {}
+    return {"prepared": f"{RESULTS}/prepared/{wildcards.setting}.parquet",
+            "meta": f"{RESULTS}/prepared/{wildcards.setting}.json"}
 
 
 rule train:
     input:
-        prepared=f"{RESULTS}/prepared/{{setting}}.parquet",
-        meta=f"{RESULTS}/prepared/{{setting}}.json",
+        unpack(prepared_inputs),
     output:
-        metrics=expand(f"{RESULTS}/runs/{{{{experiment}}}}/{{{{protocol}}}}/{{{{setting}}}}/{{{{method}}}}/{{{{variant}}}}/seed{{seed}}/metrics.csv", seed=SEEDS),
-        runs=expand(f"{RESULTS}/runs/{{{{experiment}}}}/{{{{protocol}}}}/{{{{setting}}}}/{{{{method}}}}/{{{{variant}}}}/seed{{seed}}/run.json", seed=SEEDS),
+        run=f"{RUN}/run.json",
     params:
-        seeds=",".join(str(s) for s in SEEDS),
-        out=lambda wc: f"{RESULTS}/runs/{wc.experiment}/{wc.protocol}/{wc.setting}/{wc.method}/{wc.variant}/seed{{seed}}",
+        out=lambda wc, output: os.path.dirname(output.run),
         overrides=train_overrides,
         wandb=wandb_mode_option(),
         wandb_dir=f"{RESULTS}/wandb",
-        prepared=lambda wc, input: os.path.dirname(input.prepared),
+        prepared=f"{RESULTS}/prepared",
+    message:
+        "train {wildcards.method} on {wildcards.setting}, seed {wildcards.seed} "
+        "({wildcards.protocol} protocol, {wildcards.experiment}/{wildcards.variant})"
     threads: config.get("threads_per_job", 1)
     resources:
         mem_mb=1500,
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}.tsv"
+        f"{RESULTS}/benchmarks/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
     log:
-        f"{RESULTS}/logs/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}.log",
+        f"{RESULTS}/logs/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}/seed{{seed}}.log",
     conda:
         "../../environment.yml"
     shell:
         "fairbench train --setting {wildcards.setting} --method {wildcards.method} "
-        "--protocol {wildcards.protocol} --seeds {params.seeds} --out '{params.out}' "
-        "--prepared {params.prepared} {params.overrides} --threads {threads} "
-        "{params.wandb} --wandb-dir {params.wandb_dir} --no-progress > {log} 2>&1"
+        "--protocol {wildcards.protocol} --seed {wildcards.seed} --out {params.out:q} "
+        "--prepared {params.prepared:q} {params.overrides} --threads {threads} "
+        "{params.wandb} --wandb-dir {params.wandb_dir:q} --no-progress > {log:q} 2>&1 "
+        "|| python -m fairbench.workflow_runs record-failure --run {params.out:q} --exit-status $? "
+        "--log {log:q} --setting {wildcards.setting} --method {wildcards.method} --seed {wildcards.seed} "
+        "--protocol {wildcards.protocol} {params.overrides} >> {log:q} 2>&1"

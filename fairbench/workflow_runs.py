@@ -1,0 +1,240 @@
+"""Run records as the pipeline sees them: which configured runs already have a record, the failure
+record of a run whose training command failed, and the end-of-pipeline check.
+
+A training job of the pipeline always ends with a ``run.json`` (``fairbench.runs`` writes it, with
+status ``failed`` on a NaN loss; :func:`record_failure` writes one for any other failure), so one
+failed run never deletes its own record nor stops the tables and figures of the others. The last rule
+(:func:`check`) then lists the failed runs with their errors and exits non-zero.
+
+``python -m fairbench.workflow_runs record-failure|check ...`` is called by ``workflow/rules/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fairbench.hparams import parse_override
+from fairbench.io import write_json_atomic, write_text_atomic
+from fairbench.workflow_config import TrainJob, job_hyperparams
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.csv"
+
+
+def read_record(run_json: Path) -> dict[str, Any] | None:
+    """The run record, or None when the file is missing or not a JSON object."""
+    try:
+        record = json.loads(run_json.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def run_status(run_json: Path) -> str:
+    """``missing``, ``unreadable`` or the record's ``status`` (``complete``, ``failed``, ``running``)."""
+    if not run_json.is_file():
+        return "missing"
+    record = read_record(run_json)
+    return str(record.get("status", "unreadable")) if record is not None else "unreadable"
+
+
+def differing_hparams(record: dict[str, Any], expected: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Hyper-parameters whose recorded value differs from the configuration's: name -> (recorded,
+    expected). Fields that the record lacks (added later) and ``threads`` (no effect on the numbers)
+    are not compared."""
+    recorded = (record.get("config") or {}).get("hparams") or {}
+    return {k: (recorded[k], v) for k, v in expected.items()
+            if k != "threads" and k in recorded and recorded[k] != v}
+
+
+@dataclass
+class Plan:
+    """What a configuration asks for and what ``<results_dir>/runs`` already holds."""
+
+    runs: int = 0
+    jobs: int = 0
+    by_status: dict[str, list[str]] = field(default_factory=dict)
+    #: finished runs trained with other hyper-parameters than the configuration asks for: folder -> differences
+    stale: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return len(self.by_status.get(status, []))
+
+
+def survey(jobs: Iterable[TrainJob], runs_dir: str | Path, config: dict[str, Any] | None = None) -> Plan:
+    """Status of every configured run under ``runs_dir`` (one ``run.json`` read per existing run); with
+    ``config``, also the finished runs whose hyper-parameters differ from what it asks for."""
+    plan = Plan()
+    for job in jobs:
+        plan.jobs += 1
+        expected = job_hyperparams(job, config).to_dict() if config is not None else None
+        for seed in job.seeds:
+            folder = Path(runs_dir) / job.run_folder(seed)
+            plan.runs += 1
+            record = read_record(folder / RUN_FILE) if (folder / RUN_FILE).is_file() else None
+            status = "missing" if not (folder / RUN_FILE).is_file() else (
+                str(record.get("status", "unreadable")) if record is not None else "unreadable")
+            plan.by_status.setdefault(status, []).append(str(folder))
+            if record is not None and expected is not None and status == "complete":
+                differences = differing_hparams(record, expected)
+                if differences:
+                    plan.stale[str(folder)] = differences
+    return plan
+
+
+def stale_message(plan: Plan, results_dir: str) -> str:
+    """Why the workflow refuses to mix runs of another configuration into the tables, and the fix."""
+    folder, differences = next(iter(plan.stale.items()))
+    what = ", ".join(f"{k} {old!r} (configuration: {new!r})" for k, (old, new) in differences.items())
+    return (f"{len(plan.stale):,} finished runs in {results_dir}/runs were trained with other hyper-parameters "
+            f"than this configuration asks for (e.g. {folder}: {what}); train into a fresh folder "
+            f"(--config results_dir=<new folder>) or delete those runs")
+
+
+def start_message(plan: Plan, results_dir: str, configfiles: Sequence[str]) -> str:
+    """What the pipeline found and what it will train (printed when the workflow is loaded)."""
+    source = ", ".join(str(c) for c in configfiles) or "the command line"
+    kept = plan.count("complete")
+    failed = plan.by_status.get("failed", [])
+    train = plan.runs - kept - len(failed)
+    lines = [f"fairbench: {source}: {plan.runs:,} runs ({plan.jobs:,} configurations x their seeds) "
+             f"in {results_dir}/runs",
+             f"  already there: {kept:,} complete (kept, not trained again), {len(failed):,} failed (kept as "
+             "records; delete a failed run's folder to train it again)",
+             f"  to train now: {train:,} runs without a finished record",
+             f"  tables: {results_dir}/tables, figures: {results_dir}/figures (rebuilt from all the runs at the end)",
+             "  to train every run again into a fresh folder: snakemake --cores all --config results_dir=rerun"]
+    return "\n".join(lines)
+
+
+def trained_since(plan_runs: Iterable[str], since: float) -> int:
+    """Number of runs whose record was written after ``since`` (a POSIX time)."""
+    count = 0
+    for folder in plan_runs:
+        run_json = Path(folder) / RUN_FILE
+        if run_json.is_file() and run_json.stat().st_mtime >= since:
+            count += 1
+    return count
+
+
+def end_message(plan: Plan, results_dir: str, trained: int, ok: bool) -> str:
+    """What this invocation did and where to look (printed when the workflow ends)."""
+    head = "finished" if ok else "stopped with errors (see above)"
+    return "\n".join([
+        f"fairbench: {head}; {trained:,} runs trained by this invocation, {plan.runs:,} runs in the configuration",
+        f"  tables: {results_dir}/tables (index.md lists them, failed_runs.csv the failed runs), "
+        f"figures: {results_dir}/figures",
+        "  HTML report: snakemake --report report.html",
+    ])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Failure records
+
+def _last_line(log: Path | None) -> str:
+    if log is None or not log.is_file():
+        return ""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def record_failure(run_dir: str | Path, *, setting: str, method: str, seed: int, protocol: str,
+                   overrides: dict[str, Any], exit_status: int, log: str | Path | None = None) -> Path:
+    """Make sure a run whose training command exited with ``exit_status`` has a failure record.
+
+    A record that the training command wrote itself (status ``failed`` and its error, e.g. a NaN loss)
+    is kept; otherwise ``run.json`` gets status ``failed``, the error (the last line of the job's log:
+    the one-line error of ``fairbench train`` or a traceback's last line) and the run's configuration.
+    A ``metrics.csv`` left by an earlier run is removed: a failed run never shows older numbers.
+    """
+    out = Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / METRICS_FILE).unlink(missing_ok=True)
+    run_json = out / RUN_FILE
+    if run_status(run_json) == "failed":
+        return run_json
+    error = _last_line(Path(log) if log else None) or "no error message"
+    config: dict[str, Any] = {"setting": setting, "method": method, "seed": seed,
+                              "protocol": {"name": protocol}, "hparams": dict(overrides)}
+    try:
+        from fairbench.runs import RunSpec
+
+        config = RunSpec.resolve(setting, method, seed, protocol, overrides).to_dict()
+    except (ValueError, KeyError, TypeError):
+        pass
+    record = {"config": config, "status": "failed", "error": f"{error} (exit status {exit_status})",
+              "log": str(log) if log else None,
+              "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    write_json_atomic(run_json, record)
+    return run_json
+
+
+# ---------------------------------------------------------------------------------------------------
+# The end-of-pipeline check
+
+def failed_run_lines(failed_csv: Path) -> list[str]:
+    """One line per failed run of ``failed_runs.csv`` (written by ``fairbench report tables``)."""
+    import pandas as pd
+
+    if not failed_csv.is_file() or failed_csv.stat().st_size == 0:
+        return []
+    try:
+        frame = pd.read_csv(failed_csv)
+    except pd.errors.EmptyDataError:
+        return []
+    return [f"  {row.run_dir}: {row.status}: {row.error}" for row in frame.itertuples()]
+
+
+def check(tables_dir: str | Path, out: str | Path) -> int:
+    """Exit status of the whole pipeline: 0 when no run failed, else 1 after listing the failed runs."""
+    tables = Path(tables_dir)
+    lines = failed_run_lines(tables / "failed_runs.csv")
+    if not lines:
+        write_text_atomic(Path(out), f"all runs complete; tables in {tables}\n")
+        print(f"fairbench: every run is complete; tables in {tables}")
+        return 0
+    folders = [line.split(": ", 1)[0].strip() for line in lines]
+    print(f"fairbench: {len(lines)} run(s) failed; the tables and figures were built from the runs that finished "
+          f"(failed runs are listed in {tables / 'failed_runs.csv'}):")
+    print("\n".join(lines))
+    print("Fix the cause, delete the failed run folders and run snakemake again (only they are trained), e.g.\n"
+          f"  rm -r {' '.join(shlex.quote(f) for f in folders[:3])}{' ...' if len(folders) > 3 else ''}")
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``record-failure`` and ``check`` for the pipeline's rules."""
+    parser = argparse.ArgumentParser(prog="python -m fairbench.workflow_runs", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("record-failure", help="write a failure record for a run whose training failed")
+    p.add_argument("--run", required=True, help="the run folder")
+    p.add_argument("--exit-status", type=int, required=True)
+    p.add_argument("--log", default=None)
+    p.add_argument("--setting", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p = sub.add_parser("check", help="exit 1 when any run failed, listing them")
+    p.add_argument("--tables", required=True, help="folder written by `fairbench report tables`")
+    p.add_argument("--out", required=True, help="status file written when every run is complete")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return check(args.tables, args.out)
+    overrides = dict(parse_override(text) for text in args.set)
+    path = record_failure(args.run, setting=args.setting, method=args.method, seed=args.seed,
+                          protocol=args.protocol, overrides=overrides, exit_status=args.exit_status, log=args.log)
+    print(f"recorded the failed run in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
