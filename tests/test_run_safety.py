@@ -298,3 +298,17 @@ def test_counts_that_cannot_work_are_one_line_errors(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert err == problem + "\n" or (err.startswith(problem) and err.count("\n") == 1), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_val_per_cell_ablation_under_the_paper_protocol_is_refused_by_the_config_check() -> None:
+    import copy
+
+    import yaml
+
+    from fairbench.workflow_config import ConfigError, check_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    assert check_config(copy.deepcopy(config))
+    config["experiments"]["ablation_val"]["protocols"] = ["standard", "paper"]
+    with pytest.raises(ConfigError, match="experiments.ablation_val.val_per_cell': the paper protocol"):
+        check_config(config)
