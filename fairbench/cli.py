@@ -11,6 +11,7 @@ from typing import Any
 
 from fairbench.data.errors import DataError
 from fairbench.hparams import HyperParams, parse_override
+from fairbench.models import MODEL_NAMES
 from fairbench.io import OutputError
 from fairbench.tracking import TrackingError, check_wandb_mode
 
@@ -32,10 +33,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="default: $WANDB_MODE, else offline")
     p.add_argument("--wandb-dir", default=None, help="where offline wandb runs are stored")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--device", default="cpu", metavar="cpu|cuda|auto",
+                   help="where to train: cpu (default), cuda (or cuda:N; an error without a GPU) or auto "
+                        "(cuda when present); README 'Run on a GPU'")
     hp = p.add_argument_group("hyper-parameter overrides (default: the reference's per-setting values)")
     for f in fields(HyperParams):
         kind = {"float": float, "int": int, "str": str}[str(f.type)]
-        hp.add_argument(f"--{f.name.replace('_', '-')}", dest=f"hp_{f.name}", type=kind, default=None)
+        hp.add_argument(f"--{f.name.replace('_', '-')}", dest=f"hp_{f.name}", type=kind, default=None,
+                        help=f"model by name: {'|'.join(MODEL_NAMES)} (default mlp)" if f.name == "model" else None)
     hp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any hyper-parameter")
     p.set_defaults(func=_run_train)
 
@@ -43,9 +48,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     """Check everything that can be checked (hyper-parameters, protocol options, output folders, wandb
     login) before the first run trains; then train the seeds one after the other."""
+    from fairbench.device import resolve_device
     from fairbench.runs import RunSpec, check_out_dir, execute
     from fairbench.train import NonFiniteLossError
 
+    device = resolve_device(args.device)
     overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
     overrides.update({f.name: getattr(args, f"hp_{f.name}") for f in fields(HyperParams)
                       if getattr(args, f"hp_{f.name}") is not None})
@@ -60,7 +67,8 @@ def _run_train(args: argparse.Namespace) -> int:
     for spec, out in zip(specs, outs):
         try:
             execute(spec, out, prepared_dir=args.prepared, force=args.force,
-                    wandb_mode=args.wandb_mode, wandb_dir=args.wandb_dir, progress=not args.no_progress)
+                    wandb_mode=args.wandb_mode, wandb_dir=args.wandb_dir, progress=not args.no_progress,
+                    device=device)
         except NonFiniteLossError as error:
             print(f"fairbench train: run failed: {error}", file=sys.stderr)
             return 1

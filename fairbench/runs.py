@@ -20,6 +20,8 @@ import fairbench
 from fairbench.data import SplitData, load_split
 from fairbench.hparams import HyperParams, reference_hyperparams
 from fairbench.data.registry import get_setting
+from fairbench.device import describe as describe_device
+from fairbench.device import resolve_device
 from fairbench.data.splits import PAPER_OPTIONS_FIXED
 from fairbench.io import OutputError, StagedFiles, check_writable_folder, write_json_atomic
 from fairbench.meta import ValidationSet
@@ -28,6 +30,7 @@ from fairbench.protocols import Protocol, get_protocol
 from fairbench.registry import build_method
 from fairbench.tracking import Tracker
 from fairbench.train import NonFiniteLossError, summarise, train
+from fairbench.train_generic import model_record
 
 #: Per-epoch test-set hard predictions beside metrics.csv (fairbench.predictions).
 PREDICTIONS_FILE = "predictions.npz"
@@ -100,8 +103,10 @@ def load_run_data(spec: RunSpec, prepared_dir: str | Path | None = None) -> Spli
 
 
 def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | None = None, force: bool = False,
-            wandb_mode: str | None = None, wandb_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """Train one run and write ``out_dir/metrics.csv``, ``predictions.npz`` and ``run.json`` (with the
+            wandb_mode: str | None = None, wandb_dir: str | Path | None = None, progress: bool = True,
+            device: torch.device | str = "cpu") -> Path:
+    """Train one run on ``device`` (``cpu``, ``cuda``, ``cuda:N`` or ``auto``) and write
+    ``out_dir/metrics.csv``, ``predictions.npz`` and ``run.json`` (with the model, the device and the
     initial weights' fingerprint); returns ``out_dir``.
 
     The folder is checked before any work (:func:`check_out_dir`). A non-finite loss writes ``run.json``
@@ -110,8 +115,10 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
     (:class:`fairbench.io.StagedFiles`); a write that fails (e.g. a full disk) raises
     :class:`fairbench.io.OutputError` and leaves the folder as it was.
     """
+    device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
     out = check_out_dir(out_dir, force=force)
     data = load_run_data(spec, prepared_dir)
+    model = model_record(data, spec.hparams)  # a model that cannot read this data fails here
     va = data.val.to_torch()
     method = build_method(spec.method, spec.hparams, spec.protocol,
                           ValidationSet.build(va.X, va.y, va.group, data.n_groups))
@@ -121,6 +128,7 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
         "data": {"split": data.split, "n_train": len(data.train.y), "n_val": len(data.val.y),
                  "n_test": len(data.test.y), "n_features": data.n_features, "groups": data.group_names,
                  "cells": data.cell_names},
+        "model": model, "device": describe_device(device),
     }
     start = time.perf_counter()
     tracker = Tracker(name=f"{spec.protocol.name}-{spec.setting}-{spec.method}-s{spec.seed}",
@@ -128,7 +136,7 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
                       config=spec.to_dict(), mode=wandb_mode, directory=wandb_dir)
     try:
         with tracker:
-            trace = train(data, method, spec.hparams, spec.protocol, spec.seed, progress=progress,
+            trace = train(data, method, spec.hparams, spec.protocol, spec.seed, progress=progress, device=device,
                           on_epoch=lambda row: tracker.log(row, step=int(row["epoch"])))
             summary = summarise(trace.rows)
             tracker.summary({f"last/{k}": v for k, v in summary["last_epoch"].items()})

@@ -106,3 +106,16 @@ def initial_model(data: SplitData, hp: HyperParams, seed: int, protocol: Protoco
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(stream_seed(seed, "init"))
         return build_model(hp.model, data.n_features, input_shape, dropout=hp.dropout)
+
+
+def model_record(data: SplitData, hp: HyperParams) -> dict[str, object]:
+    """What run.json records about the model: its name, which step trains it (``fast``: the MLP's
+    hand-written step; ``generic``: torch.func), its parameter count and the input shape it reads."""
+    from fairbench.train import uses_fast_path
+
+    input_shape = getattr(data, "input_shape", None)
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(hp.model, data.n_features, input_shape, dropout=hp.dropout)
+    return {"name": hp.model, "step": "fast" if uses_fast_path(hp) else "generic",
+            "n_parameters": sum(p.numel() for p in model.parameters()),
+            "input_shape": list(input_shape) if input_shape is not None else [data.n_features]}
