@@ -31,8 +31,8 @@ from fairbench.io import write_with_atomic  # noqa: E402
 from fairbench.reports.bootstrap import CellCounts, key_rng, load_selected_counts  # noqa: E402
 from fairbench.reports.collect import prefer_experiments  # noqa: E402
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate  # noqa: E402
-from fairbench.reports.labels import (PAPER_METHODS, method_label, method_order, method_style, metric_label,  # noqa: E402
-                                      setting_label, setting_order, split_method)
+from fairbench.reports.labels import (PAPER_METHODS, main_methods, method_label, method_order,  # noqa: E402
+                                      method_style, metric_label, setting_label, setting_order, split_method)
 from fairbench.reports.selection import select_epochs  # noqa: E402
 from fairbench.reports.stats import NBS_PAIRS, bootstrap_summary  # noqa: E402
 from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
@@ -391,8 +391,9 @@ def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | 
             here = frame[(frame["protocol"] == protocol) & (frame["setting"] == setting)]
             methods = set(here.loc[here["experiment"].isin(MAIN_EXPERIMENTS), "method"])
             if methods & set(PAPER_METHODS):
-                jobs.append(("curves", lambda s=setting, p=protocol: curves_figure(frame, s, p, out_dir,
-                                                                                   flagged=selected)))
+                main = main_methods(here.loc[here["experiment"] == "main", "method"])
+                jobs.append(("curves", lambda s=setting, p=protocol, m=main: curves_figure(frame, s, p, out_dir,
+                                                                                           methods=m, flagged=selected)))
                 jobs.append(("tradeoff", lambda s=setting, p=protocol: tradeoff_figure(selected, s, p, out_dir,
                                                                                        counts=counts)))
             if methods & set(META_METHODS):

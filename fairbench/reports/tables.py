@@ -16,8 +16,8 @@ from fairbench.io import write_text_atomic, write_with_atomic
 from fairbench.reports.bootstrap import CI_KINDS, CellCounts, load_selected_counts
 from fairbench.reports.collect import CONFIG_KEYS, failed_runs, prefer_experiments
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate
-from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, method_label, method_order, metric_label,
-                                      setting_label, setting_order, split_method)
+from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, main_methods, method_label, method_order,
+                                      metric_label, setting_label, setting_order, split_method)
 from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_mean_std, fmt_p, write_table
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.stats import (NBS_PAIRS, POI_METRICS, bootstrap_summary, improvement_probabilities,
@@ -197,7 +197,8 @@ def main_table(selected: pd.DataFrame, protocol: str, *, tests: pd.DataFrame | N
     """The paper's main table for ``protocol``: setting x the eight paper methods; Overall AUC,
     Max-gAUCD, Worst-gAUC (and Score AUC outside the paper protocol) as the seed mean with its 95 %
     bootstrap interval. ``counts`` (run_dir -> cell counts) default to each run's predictions.npz."""
-    sub = _subset(selected, protocol=protocol, methods=PAPER_METHODS, experiments=experiments, what="main table")
+    methods = main_methods(selected.loc[selected["experiment"] == "main", "method"])
+    sub = _subset(selected, protocol=protocol, methods=methods, experiments=experiments, what="main table")
     if tests is not None:
         tests = tests[(tests["protocol"] == protocol) & tests["experiment"].isin(list(experiments))]
     legend = [f"Mean [95 % CI] over {_seed_note(sub)} (std, ddof=1, in the CSV); epoch: {_rule_note(sub)}."]
