@@ -29,6 +29,7 @@ rule train:
         wandb=wandb_mode_option(),
         wandb_dir=f"{RESULTS}/wandb",
         prepared=f"{RESULTS}/prepared",
+        device=config.get("device", "cpu"),
     message:
         "train {wildcards.method} on {wildcards.setting}, seed {wildcards.seed} "
         "({wildcards.protocol} protocol, {wildcards.experiment}/{wildcards.variant})"
@@ -44,7 +45,7 @@ rule train:
     shell:
         "fairbench train --setting {wildcards.setting} --method {wildcards.method} "
         "--protocol {wildcards.protocol} --seed {wildcards.seed} --out {params.out:q} "
-        "--prepared {params.prepared:q} {params.overrides} --threads {threads} "
+        "--prepared {params.prepared:q} {params.overrides} --threads {threads} --device {params.device} "
         "{params.wandb} --wandb-dir {params.wandb_dir:q} --no-progress > {log:q} 2>&1 "
         "|| python -m fairbench.workflow_runs record-failure --run {params.out:q} --exit-status $? "
         "--log {log:q} --setting {wildcards.setting} --method {wildcards.method} --seed {wildcards.seed} "
