@@ -225,6 +225,21 @@ def test_prepare_and_split_through_the_data_layer(pinned: Path, tmp_path: Path) 
         load_split("celeba_smiling-male", split="paper", val_per_cell=3, prepared_dir=out)
 
 
+def test_other_attributes_and_sizes_from_code(pinned: Path) -> None:
+    from fairbench.data.images import register_celeba
+
+    name = register_celeba("Eyeglasses", "Young", image_size=16)
+    assert name == "celeba16_eyeglasses-young" and name in list_settings()
+    assert register_celeba("Eyeglasses", "Young", image_size=16) == name  # registering again is a no-op
+    data = load_split(name, split=1, val_per_cell=1)
+    assert data.input_shape == (3, 16, 16) and data.group_names == ["not Young", "Young"]
+    notes = celeba.read_annotations(CelebAFiles(pinned))
+    assert np.array_equal(data.train.y, notes.column("Eyeglasses")[data.train.index])
+    assert np.array_equal(data.train.group, notes.column("Young")[data.train.index])
+    with pytest.raises(ValueError, match="label and group must differ"):
+        register_celeba("Young", "Young")
+
+
 def test_a_tampered_prepared_file_is_refused(pinned: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
     prepare("celeba_smiling-male", out)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fairbench.data.registry import DatasetSpec, GroupSpec, SettingSpec, register
 
 if TYPE_CHECKING:
+    from fairbench.data.images import celeba
     from fairbench.data.images.table import ImageTable
     from fairbench.data.splits import SplitData
 
@@ -75,28 +76,51 @@ def _digits() -> tuple[DatasetSpec, list[ImageSetting]]:
     return dataset, [setting]
 
 
+def _celeba_setting(option: celeba.CelebASetting) -> ImageSetting:
+    from fairbench.data.images import celeba
+
+    spec = SettingSpec(name=option.name, dataset=celeba.DATASET,
+                       group=GroupSpec(option.group, names=tuple(option.group_names), values=(0, 1)),
+                       paper_split=None, val_per_cell=celeba.VAL_PER_CELL, test_fraction=None,
+                       n_features=3 * option.image_size ** 2, test_replacement=True,
+                       hyperparams=celeba.HYPERPARAMS,
+                       display_name=f"CelebA ({option.label}, {option.group})")
+    return ImageSetting(
+        spec=spec, input_shape=option.input_shape,
+        prepare_to=option.prepare,
+        split=option.load_split,
+        build=lambda **kw: option.build_table(**kw),
+        available=lambda data_dir: celeba.files_present(celeba.CelebAFiles(celeba.resolve_root(data_dir=data_dir))),
+    )
+
+
 def _celeba() -> tuple[DatasetSpec, list[ImageSetting]]:
     from fairbench.data.images import celeba
 
     dataset = DatasetSpec(name=celeba.DATASET, inputs=(), n_rows=celeba.N_IMAGES, n_columns=None,
                           label="a binary face attribute (Smiling by default)",
                           licence="CelebA: non-commercial research use only", display_name="CelebA")
-    settings = []
-    for option in celeba.SETTINGS:
-        spec = SettingSpec(name=option.name, dataset=celeba.DATASET,
-                           group=GroupSpec(option.group, names=tuple(option.group_names), values=(0, 1)),
-                           paper_split=None, val_per_cell=celeba.VAL_PER_CELL, test_fraction=None,
-                           n_features=3 * option.image_size ** 2, test_replacement=True,
-                           hyperparams=celeba.HYPERPARAMS,
-                           display_name=f"CelebA ({option.label}, {option.group})")
-        settings.append(ImageSetting(
-            spec=spec, input_shape=option.input_shape,
-            prepare_to=option.prepare,
-            split=option.load_split,
-            build=lambda option=option, **kw: option.build_table(**kw),
-            available=lambda data_dir: celeba.files_present(celeba.CelebAFiles(celeba.resolve_root(data_dir=data_dir))),
-        ))
-    return dataset, settings
+    return dataset, [_celeba_setting(option) for option in celeba.SETTINGS]
+
+
+def register_celeba(label: str, group: str, image_size: int = 64) -> str:
+    """Register the CelebA setting with attributes ``label`` and ``group`` (two of the 40) at ``image_size``
+    (square); return its name (``celeba_<label>-<group>``, ``celeba<size>_...`` when not 64).
+
+    The attribute names are checked when the setting's data is built (they are read from the file).
+    """
+    from fairbench.data.images import celeba
+
+    if label == group:
+        raise ValueError(f"celeba: label and group must differ (both {label!r})")
+    if not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"celeba: image_size must be an integer >= 8, got {image_size!r}")
+    register_images()
+    setting = _celeba_setting(celeba.CelebASetting(label, group, image_size))
+    if setting.spec.name not in IMAGE_SETTINGS:
+        register(None, [setting.spec])
+        IMAGE_SETTINGS[setting.spec.name] = setting
+    return setting.spec.name
 
 
 def register_images() -> None:
