@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import shlex
 import sys
 from collections.abc import Iterable, Sequence
@@ -67,6 +68,10 @@ class Plan:
 
     def count(self, status: str) -> int:
         return len(self.by_status.get(status, []))
+
+    def folders(self) -> list[str]:
+        """Every configured run's folder."""
+        return [folder for folders in self.by_status.values() for folder in folders]
 
 
 def survey(jobs: Iterable[TrainJob], runs_dir: str | Path, config: dict[str, Any] | None = None) -> Plan:
@@ -136,6 +141,31 @@ def end_message(plan: Plan, results_dir: str, trained: int, ok: bool) -> str:
     ])
 
 
+class _MissingMetadataOnce(logging.Filter):
+    """Pass the first "Missing metadata for file ..." warning of Snakemake, reworded; drop the others."""
+
+    said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Missing metadata for file"):
+            return True
+        if self.said:
+            return False
+        self.said = True
+        record.msg = ("Some result files have no Snakemake metadata (runs committed with the repository or copied "
+                      "from elsewhere): the report lists them without job times. (Said once.)")
+        record.args = ()
+        return True
+
+
+def say_missing_metadata_once() -> None:
+    """``snakemake --report`` warns once per file without Snakemake metadata (every committed run, so
+    thousands of lines); keep one reworded line."""
+    logger = logging.getLogger("snakemake.logging")
+    if not any(isinstance(f, _MissingMetadataOnce) for f in logger.filters):
+        logger.addFilter(_MissingMetadataOnce())
+
+
 # ---------------------------------------------------------------------------------------------------
 # Failure records
 
@@ -153,11 +183,15 @@ def record_failure(run_dir: str | Path, *, setting: str, method: str, seed: int,
     A record that the training command wrote itself (status ``failed`` and its error, e.g. a NaN loss)
     is kept; otherwise ``run.json`` gets status ``failed``, the error (the last line of the job's log:
     the one-line error of ``fairbench train`` or a traceback's last line) and the run's configuration.
-    A ``metrics.csv`` left by an earlier run is removed: a failed run never shows older numbers.
+    The files an earlier run left beside its record (``metrics.csv``, ``predictions.npz``:
+    :data:`fairbench.runs.RUN_OUTPUTS`) are removed: a failed run never shows older numbers.
     """
+    from fairbench.runs import RUN_OUTPUTS
+
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / METRICS_FILE).unlink(missing_ok=True)
+    for name in RUN_OUTPUTS:
+        (out / name).unlink(missing_ok=True)
     run_json = out / RUN_FILE
     if run_status(run_json) == "failed":
         return run_json

@@ -312,3 +312,18 @@ def test_a_val_per_cell_ablation_under_the_paper_protocol_is_refused_by_the_conf
     config["experiments"]["ablation_val"]["protocols"] = ["standard", "paper"]
     with pytest.raises(ConfigError, match="experiments.ablation_val.val_per_cell': the paper protocol"):
         check_config(config)
+
+
+def test_the_pipeline_failure_record_removes_every_file_of_an_earlier_run(tmp_path) -> None:
+    from fairbench.workflow_runs import record_failure
+
+    run = tmp_path / "seed0"
+    run.mkdir()
+    for name in ("metrics.csv", "predictions.npz"):
+        (run / name).write_text("an earlier run's")
+    (run / "run.json").write_text(json.dumps({"status": "complete", "config": {}}))
+    (tmp_path / "log").write_text("fairbench train: error: run folder x is a file\n")
+    record_failure(run, setting="titanic-sex", method="erm", seed=0, protocol="standard", overrides={},
+                   exit_status=2, log=tmp_path / "log")
+    assert sorted(p.name for p in run.iterdir()) == ["run.json"]
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
