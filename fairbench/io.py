@@ -75,11 +75,12 @@ def _nearest_existing(path: Path) -> Path:
     return Path(".")
 
 
-def check_writable_folder(folder: str | os.PathLike[str], what: str = "output folder") -> Path:
+def check_writable_folder(folder: str | os.PathLike[str], what: str = "output folder", fix: str | None = None) -> Path:
     """Check, without creating anything, that ``folder`` is or can become a writable folder.
 
     Raises :class:`OutputError` naming the problem (``folder`` is a file, lies below a file, or the
-    folder that would hold it refuses a new file); returns ``folder`` as a :class:`Path`.
+    folder that would hold it refuses a new file) and ``fix`` (default: choose another path);
+    returns ``folder`` as a :class:`Path`.
     """
     if str(folder).strip() == "":
         raise OutputError(f"the {what} is an empty path; name a folder")
@@ -87,12 +88,12 @@ def check_writable_folder(folder: str | os.PathLike[str], what: str = "output fo
     existing = _nearest_existing(folder)
     if not existing.is_dir():
         where = "is a file" if existing == folder else f"lies below {existing}, which is a file"
-        raise OutputError(f"{what} {folder} {where}; choose another path or move the file away")
+        raise OutputError(f"{what} {folder} {where}; {fix or 'choose another path or move the file away'}")
     try:
         fd, probe = tempfile.mkstemp(prefix=".fairbench-write-test.", dir=existing)
     except OSError as error:
         raise OutputError(f"{what} {folder}: cannot write into {existing} ({error.strerror or error}); "
-                          "choose a writable path") from None
+                          f"{fix or 'choose a writable path'}") from None
     os.close(fd)
     os.unlink(probe)
     return folder

@@ -75,8 +75,7 @@ _CHUNK = 1 << 16
 _VERIFIED: dict[Path, tuple[int, int]] = {}
 # cache folders found writable in this process
 _WRITABLE: set[Path] = set()
-CACHE_UNWRITABLE = ("{problem}. Set " + DATA_DIR_ENV + " (or --data-dir) to a writable folder, or fill the cache "
-                    "from a machine that can write it")
+CACHE_UNWRITABLE_FIX = "set " + DATA_DIR_ENV + " (or --data-dir) to a writable folder"
 CACHE_WRITE_FAILED = ("could not add {path} to the data cache ({reason}); nothing was cached. Free some space or set "
                       + DATA_DIR_ENV + " (or --data-dir) to another folder")
 
@@ -122,9 +121,9 @@ def check_cache_writable(root: Path) -> None:
     if root in _WRITABLE:
         return
     try:
-        check_writable_folder(root, "data cache")
+        check_writable_folder(root, "data cache", fix=CACHE_UNWRITABLE_FIX)
     except OutputError as error:
-        raise DataUnavailableError(CACHE_UNWRITABLE.format(problem=error)) from None
+        raise DataUnavailableError(str(error)) from None
     _WRITABLE.add(root)
 
 
