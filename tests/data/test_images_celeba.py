@@ -153,6 +153,15 @@ def test_preprocessing_crops_the_centre_square_and_resizes(fixture_dir: Path) ->
     assert np.abs(image.astype(int) - expected).max() <= 40  # a kept band would be off by 100 or more
 
 
+def test_parallel_decoding_keeps_the_list_order(fixture_dir: Path) -> None:
+    names = celeba.read_annotations(CelebAFiles(fixture_dir)).files
+    folder = fixture_dir / "img_align_celeba"
+    one = celeba.load_images(folder, names, 8, workers=1, chunk=5)
+    two = celeba.load_images(folder, names, 8, workers=2, chunk=5)
+    assert one.shape == (N, 3, 8, 8) and np.array_equal(one, two)
+    assert np.array_equal(one[7], celeba.load_image(folder / names[7], 8))
+
+
 def test_folder_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(celeba.CELEBA_DIR_ENV, raising=False)
     mirror = tmp_path / "mirror"

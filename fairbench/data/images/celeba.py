@@ -210,21 +210,26 @@ def _load_chunk(args: tuple[Path, Sequence[str], int]) -> np.ndarray:
     return out
 
 
-def load_images(folder: Path, names: Sequence[str], size: int, *, workers: int | None = None) -> np.ndarray:
-    """Every listed image, preprocessed, in list order (``workers`` processes; 1 = in this process)."""
+def load_images(folder: Path, names: Sequence[str], size: int, *, workers: int | None = None,
+                chunk: int = 2_000) -> np.ndarray:
+    """Every listed image, preprocessed, in list order (``workers`` processes, default all cores; 1 = in
+    this process; ``chunk`` images per task)."""
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise DataUnavailableError(f"celeba: {len(missing)} listed images are missing from {folder} (first: "
                                    f"{missing[0]}); unzip the complete official {IMAGES_FOLDER}.zip there")
     workers = workers or len(os.sched_getaffinity(0))
-    chunk = 2_000
     jobs = [(folder, list(names[i:i + chunk]), size) for i in range(0, len(names), chunk)]
+    out = np.empty((len(names), 3, size, size), dtype=np.uint8)  # filled in place: no second copy
     if workers <= 1 or len(jobs) <= 1:
-        parts = [_load_chunk(job) for job in jobs]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            parts = list(pool.map(_load_chunk, jobs))
-    return np.concatenate(parts) if parts else np.zeros((0, 3, size, size), dtype=np.uint8)
+        parts = map(_load_chunk, jobs)
+        for start, part in zip(range(0, len(names), chunk), parts):
+            out[start:start + len(part)] = part
+        return out
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        for start, part in zip(range(0, len(names), chunk), pool.map(_load_chunk, jobs)):
+            out[start:start + len(part)] = part
+    return out
 
 
 @dataclass(frozen=True)
