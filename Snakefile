@@ -6,7 +6,8 @@ import sys
 import time
 
 from fairbench.workflow_config import ConfigError, check_config, export_tracking_settings
-from fairbench.workflow_runs import end_message, stale_message, start_message, survey, trained_since
+from fairbench.workflow_runs import (end_message, say_missing_metadata_once, stale_message, start_message, survey,
+                                    trained_since)
 
 configfile: "config/config.yaml"
 
@@ -19,9 +20,14 @@ if PLAN.stale:
     raise ConfigError(stale_message(PLAN, RESULTS))
 if workflow.is_main_process:
     # What was found and what will be trained, before Snakemake lists the jobs.
-    print(start_message(PLAN, RESULTS, workflow.configfiles), file=sys.stderr)
+    replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
+    print(start_message(PLAN, RESULTS, [c for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]),
+          file=sys.stderr)
 
 report: "workflow/report/workflow.rst"
+
+
+say_missing_metadata_once()  # snakemake --report warns once per file without metadata otherwise
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
@@ -40,6 +46,7 @@ rule check_runs:
         # trained even when the tables already exist
         runs=run_files(JOBS, "run.json"),
         tables=rules.tables.output,
+        tables_html=rules.tables_html.output,
         figures=rules.figures.output,
         synthetic=rules.synthetic_figure.output,
         wandb=rules.log_report_to_wandb.output,
@@ -66,13 +73,9 @@ rule all:
         "fairbench pipeline complete"
 
 
-def _all_runs():
-    return [folder for folders in PLAN.by_status.values() for folder in folders]
-
-
 onsuccess:
-    print(end_message(PLAN, RESULTS, trained_since(_all_runs(), STARTED), ok=True), file=sys.stderr)
+    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=True), file=sys.stderr)
 
 
 onerror:
-    print(end_message(PLAN, RESULTS, trained_since(_all_runs(), STARTED), ok=False), file=sys.stderr)
+    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=False), file=sys.stderr)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -147,6 +149,16 @@ def test_html_report_is_self_contained(quick_run, tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     text = report.read_text(errors="replace")
     assert report.stat().st_size > 100_000 and "main_paper" in text
+    # the tables are HTML pages in the report (shown in the page), with the rows of the main table
+    pages = {m.group(1): base64.b64decode(m.group(2)).decode() for m in
+             re.finditer(r"data:text/html;charset=[^;]*;filename=([\w.-]+);base64,([A-Za-z0-9+/=]+)", text)}
+    assert "main_standard.html" in pages, sorted(pages)
+    main = pd.read_csv(results / "tables" / "main_standard.csv")
+    assert pages["main_standard.html"].count("<tr><td>") == len(main)
+    assert "NBS+LtR" in pages["main_standard.html"]
+    # figures grouped by protocol and setting, each with a caption; one line about missing metadata at most
+    assert "Figures, standard protocol" in text and "Learning curves of" in text
+    assert (done.stdout + done.stderr).count("Missing metadata") == 0
 
 
 def test_findings_page_is_built_from_the_runs(quick_run) -> None:

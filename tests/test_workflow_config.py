@@ -91,7 +91,7 @@ def test_seed_ranges_and_experiment_seeds() -> None:
             check_config(config)
     config = _config()
     config["experiments"]["main"]["seeds_for"][0]["settings"] = ["adult-age"]
-    with pytest.raises(ConfigError, match=r"seeds_for\.0\.settings': 'adult-age' is not a setting"):
+    with pytest.raises(ConfigError, match=r"seeds_for\.0\.settings': unknown setting 'adult-age'"):
         check_config(config)
 
 

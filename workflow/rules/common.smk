@@ -57,5 +57,16 @@ def train_overrides(wildcards):
     return " ".join(shlex.quote(f"--set={key}={value}") for key, value in hp.to_dict().items() if key != "threads")
 
 
+def prepared_inputs(wildcards):
+    """The prepared setting, for a run that has no record yet. A run with a record does not depend on
+    it, so that preparing a setting again (on a fresh clone, or for new seeds) never retrains the
+    finished runs; the configuration check refuses records of other hyper-parameters."""
+    run = f"{RESULTS}/runs/{wildcards.experiment}/{wildcards.protocol}/{wildcards.setting}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}/run.json"
+    if os.path.exists(run):
+        return {}
+    return {"prepared": f"{RESULTS}/prepared/{wildcards.setting}.parquet",
+            "meta": f"{RESULTS}/prepared/{wildcards.setting}.json"}
+
+
 EXPERIMENTS = sorted({job.experiment for job in JOBS})
 SETTINGS = sorted({job.setting for job in JOBS})

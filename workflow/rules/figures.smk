@@ -8,8 +8,12 @@ rule figures:
     output:
         report(
             directory(f"{RESULTS}/figures/runs"),
-            patterns=["{name}.png"],
-            category="Figures",
+            # <kind>_<protocol>_<setting>.png, grouped by protocol and setting in the report
+            patterns=["{kind}_{protocol,paper|standard}_{setting}.png"],
+            category="Figures, {protocol} protocol",
+            subcategory="{setting}",
+            labels={"figure": "{kind}", "setting": "{setting}", "protocol": "{protocol}"},
+            caption="../report/figure.rst",
         ),
     log:
         f"{RESULTS}/logs/figures.log",
@@ -25,6 +29,8 @@ rule synthetic_figure:
             directory(f"{RESULTS}/figures/synthetic"),
             patterns=["{name}.png"],
             category="Synthetic two-group problem",
+            labels={"figure": "{name}"},
+            caption="../report/synthetic.rst",
         ),
     log:
         f"{RESULTS}/logs/synthetic.log",

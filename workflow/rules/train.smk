@@ -7,17 +7,6 @@
 RUN = f"{RESULTS}/runs/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}/seed{{seed}}"
 
 
-def prepared_inputs(wildcards):
-    """The prepared setting, for a run that has no record yet. A run with a record does not depend on
-    it, so that preparing a setting again (on a fresh clone, or for new seeds) never retrains the
-    finished runs; the configuration check refuses records of other hyper-parameters."""
-    run = f"{RESULTS}/runs/{wildcards.experiment}/{wildcards.protocol}/{wildcards.setting}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}/run.json"
-    if os.path.exists(run):
-        return {}
-    return {"prepared": f"{RESULTS}/prepared/{wildcards.setting}.parquet",
-            "meta": f"{RESULTS}/prepared/{wildcards.setting}.json"}
-
-
 rule train:
     input:
         unpack(prepared_inputs),
