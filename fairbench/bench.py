@@ -157,6 +157,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--breakdown", action="store_true", help="also time each part of a step alone")
+    p.add_argument("--device", default=None, metavar="cpu|cuda|auto",
+                   help="instead: ms per step on the CPU and on this device (fast and generic paths; "
+                        "fairbench/bench_device.py)")
+    p.add_argument("--model", default=None, help="with --device: time this model (default: the setting's)")
     p.set_defaults(func=_run)
 
 
@@ -171,6 +175,8 @@ def check_counts(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> int:
     check_counts(args)
     torch.set_num_threads(args.threads)
+    if args.device is not None:
+        return _run_device(args)
     results = {s: bench_setting(s, prepared_dir=args.prepared, repeats=args.repeats, warmup=args.warmup,
                                 reference_repeats=args.reference_repeats)
                for s in args.settings.split(",")}
@@ -181,4 +187,19 @@ def _run(args: argparse.Namespace) -> int:
             for label, ms in step_breakdown(setting, prepared_dir=args.prepared, repeats=args.repeats,
                                             warmup=args.warmup):
                 print(f"  {label:<36} {ms:>7.3f}")
+    return 0
+
+
+def _run_device(args: argparse.Namespace) -> int:
+    """``--device``: the CPU and the device side by side (the CPU alone for ``--device cpu``)."""
+    from fairbench import bench_device
+    from fairbench.device import configure, resolve_device
+
+    device = resolve_device(args.device)
+    configure(device)
+    devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
+    rows = [row for s in args.settings.split(",")
+            for row in bench_device.step_times(s, devices, prepared_dir=args.prepared, model=args.model,
+                                               repeats=args.repeats, warmup=args.warmup)]
+    print(bench_device.report(rows, devices))
     return 0

@@ -113,3 +113,23 @@ def test_cuda_runs_with_dropout_repeat_exactly(case: str) -> None:
     first, second = _rows(data, hp, "cuda"), _rows(data, hp, "cuda")
     pd.testing.assert_frame_equal(first.drop(columns="epoch_seconds"), second.drop(columns="epoch_seconds"),
                                   check_exact=True)
+
+
+def test_bench_device_times_the_fast_and_generic_steps(monkeypatch, capsys) -> None:
+    from fairbench import bench_device
+
+    monkeypatch.setattr(bench_device, "load_run_data", lambda spec, prepared_dir=None: synthetic_split(n_train=64))
+    rows = bench_device.step_times("titanic-sex", [torch.device("cpu")], prepared_dir=None, model=None,
+                                   repeats=2, warmup=1)
+    assert [(r["path"], r["step"]) for r in rows] == [(p, s) for p in ("fast", "generic") for s in bench_device.STEPS]
+    assert all(r["cpu"] > 0 for r in rows)
+    assert "generic  nbs_ltr" in bench_device.report(rows, [torch.device("cpu")])
+    monkeypatch.setattr(bench_device, "load_run_data", lambda spec, prepared_dir=None: image_split(n_train=64))
+    rows = bench_device.step_times("titanic-sex", [torch.device("cpu")], prepared_dir=None, model="cnn",
+                                   repeats=1, warmup=0)
+    assert {(r["model"], r["path"]) for r in rows} == {("cnn", "generic")}
+
+
+def test_bench_device_cuda_without_gpu_exits_2(no_gpu, capsys) -> None:
+    assert main(["bench", "--device", "cuda"]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err
