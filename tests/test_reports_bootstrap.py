@@ -148,3 +148,18 @@ def test_predictions_that_disagree_with_metrics_are_an_error(tmp_path: Path) -> 
     selected = select_epochs(collect_runs(tmp_path))
     with pytest.raises(ValueError, match="predictions at epoch .* metrics.csv has"):
         load_selected_counts(selected)
+
+
+def test_settings_with_different_reference_hyperparameters_pool_together() -> None:
+    base = [0.70, 0.74, 0.78]
+    frame = _selected_frame({"ltr": base, "nbs_ltr": [v + 0.1 for v in base]})
+    frame.loc[frame["setting"] == "s2", "bargain_epochs"] = 7  # each setting has its own reference T
+    ablation = frame.assign(experiment="ablation_T", run_dir=frame["run_dir"] + "-ablation")
+    ablation = pd.concat([ablation, ablation.assign(bargain_epochs=0, run_dir=ablation["run_dir"] + "-T0")])
+    poi = improvement_probabilities(pd.concat([frame, ablation]), n_boot=200)
+    pooled = poi[(poi["setting"] == "all") & (poi["method"] == "nbs_ltr") & (poi["metric"] == "auc")]
+    main = pooled[pooled["experiment"] == "main"]
+    assert len(main) == 1 and main["n_settings"].iloc[0] == 2 and main["bargain_epochs"].iloc[0] == -1
+    per_T = pooled[pooled["experiment"] == "ablation_T"].set_index("bargain_epochs")
+    assert per_T.loc[0, "n_settings"] == 2  # T = 0 in both settings: one family
+    assert per_T.loc[3, "n_settings"] == 1 and per_T.loc[7, "n_settings"] == 1

@@ -83,7 +83,7 @@ def test_page_states_rule_selection_and_weak_evidence(findings: tuple[str, pd.Da
     text, data = findings
     assert VERDICT_RULE in text
     assert "selected on the test set, so optimistic" in text and "lowest validation meta loss" in text
-    assert "Titanic (sex): 36 test rows" in text
+    assert "Titanic (sex), paper protocol: 36 test rows" in text
     assert "seeds and test rows" in text  # the fixture has predictions for every run
     for row in data.itertuples():
         assert f"**{row.verdict}** ({row.value:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}])" in text

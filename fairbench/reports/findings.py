@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from fairbench.io import write_text_atomic
-from fairbench.reports.bootstrap import CI_KINDS, key_rng, load_selected_counts, percentile_ci
+from fairbench.reports.bootstrap import key_rng, load_selected_counts, percentile_ci
 from fairbench.reports.collect import prefer_experiments
 from fairbench.reports.degenerate import flag_degenerate
 from fairbench.reports.labels import method_label, metric_label, setting_label, setting_order
@@ -178,16 +178,17 @@ def _reliability(selected: pd.DataFrame, rng: np.random.Generator, n_boot: int) 
     return float(np.mean(per_setting_points)), low, high, "; ".join(detail)
 
 
-def _test_rows(selected: pd.DataFrame) -> dict[str, int]:
-    """Test-set rows per setting (the largest recorded in run.json among its runs)."""
-    out: dict[str, int] = {}
+def _test_rows(selected: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Test-set rows per (protocol, setting): the smallest recorded in run.json among its runs."""
+    out: dict[tuple[str, str], int] = {}
     for row in selected.drop_duplicates("run_dir").itertuples(index=False):
         try:
             n = json.loads((Path(str(row.run_dir)) / "run.json").read_text()).get("data", {}).get("n_test")
         except (OSError, ValueError):
             n = None
         if n:
-            out[str(row.setting)] = max(out.get(str(row.setting), 0), int(n))
+            key = (str(row.protocol), str(row.setting))
+            out[key] = min(out.get(key, int(n)), int(n))
     return out
 
 
@@ -217,8 +218,8 @@ def _protocol_claims(frame: pd.DataFrame, selected: pd.DataFrame, poi: pd.DataFr
         best = per.loc[per["rel_improve"].idxmax()] if per["rel_improve"].notna().any() else None
         worst_group = here[(here["setting"] == "all") & (here["method"] == "all")
                            & (here["metric"] == "worst_group_auc")]
-        evidence = [f"P(NBS better) = {_fmt(a.p_improve, a.ci_low, a.ci_high)} over {int(a.n_settings)} settings x "
-                    f"the NBS/one-stage pairs ({a.ci_kind})"]
+        evidence = [f"P(NBS better) = {_fmt(a.p_improve, a.ci_low, a.ci_high)} over {int(a.n_settings)} setting(s) x "
+                    f"the NBS/one-stage pairs; the interval resamples {a.ci_kind}"]
         if best is not None:
             evidence.append(f"largest relative {'gain' if metric == 'auc' else 'reduction'}: "
                             f"{100 * best.rel_improve:+.1f} % [{100 * best.rel_low:+.1f}, {100 * best.rel_high:+.1f}] "
@@ -320,16 +321,27 @@ def _page(claims: list[Claim], selected: pd.DataFrame, protocols: list[str], cou
         lines.append("")
     lines += ["## Where the evidence is weak", ""]
     rows = _test_rows(selected)
-    weak = {s: n for s, n in rows.items() if n < WEAK_TEST_ROWS}
-    for setting in setting_order(weak):
-        lines.append(f"- {setting_label(setting)}: {weak[setting]} test rows ({weak[setting] // 4} per (group, label) "
-                     "cell when balanced): one row moves a cell's recall by "
-                     f"1/{max(weak[setting] // 4, 1)}, so test-set noise is as large as most effects.")
+    weak = {key: n for key, n in rows.items() if n < WEAK_TEST_ROWS}
+    for setting in setting_order(s for _, s in weak):
+        for protocol in protocols:
+            n = weak.get((protocol, setting))
+            if n is None:
+                continue
+            lines.append(f"- {setting_label(setting)}, {protocol} protocol: {n} test rows ({n // 4} per (group, label) "
+                         f"cell when balanced): one row moves a cell's recall by 1/{max(n // 4, 1)}, so test-set "
+                         "noise is as large as most effects.")
     n_runs = selected["run_dir"].nunique()
     missing = n_runs - len(counts)
     if missing:
         lines.append(f"- {missing} of {n_runs} selected runs have no predictions.npz: their intervals resample "
-                     f"seeds only ({CI_KINDS['seeds']}) and miss the test-set noise; retrain them to include it.")
+                     "seeds only and miss the test-set noise; retrain them to include it.")
+    flat = selected.groupby(["protocol", "setting", "method"])["auc"].agg(["std", "count"])
+    flat = flat[(flat["count"] > 1) & (flat["std"] == 0)]
+    if len(flat):
+        where = sorted({f"{p} {setting_label(s)}" for p, s, _ in flat.index})
+        lines.append(f"- {len(flat)} (protocol, setting, method) configurations have the same AUC in every seed "
+                     f"({', '.join(where)}): a seed-only interval has zero width there and says nothing about "
+                     "the test-set noise.")
     seeds = selected.groupby(["protocol", "setting", "method"])["seed"].nunique()
     lines.append(f"- Seeds per (protocol, setting, method): {int(seeds.min())}-{int(seeds.max())}.")
     degenerate = int(selected.drop_duplicates("run_dir")["degenerate"].sum())

@@ -240,8 +240,10 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
     resampled jointly for the two methods, as they share each seed's split and initial weights; test
     rows too where both have ``predictions.npz``), and the relative improvement of the seed means
     (``rel_improve``: (NBS - one-stage) / one-stage, sign flipped for lower-is-better metrics) with its
-    interval. Rows with ``setting == "all"`` average over settings (stratified bootstrap: each setting's
-    seeds resampled within it); ``method == "all"`` also averages over the pairs.
+    interval. Rows with ``setting == "all"`` average over the settings of an (experiment, protocol)
+    (stratified bootstrap: each setting's seeds resampled within it; per T and validation rows only in
+    experiments that vary them, else ``-1`` marks settings with different reference values);
+    ``method == "all"`` also averages over the pairs.
     """
     from fairbench.reports import bootstrap as bs
 
@@ -249,7 +251,8 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
     counts = counts or {}
     context = [k for k in CONTEXT_KEYS if k in selected.columns]
     rows: list[dict[str, object]] = []
-    # (context, pair or "all", metric) -> list over settings of (point, draws)
+    variants = _varied_families(selected, context)
+    # (pooling family, pair or "all", metric) -> list over settings of (point, draws, n, rows, setting, context)
     pooled: dict[tuple, list[tuple[float, np.ndarray, int, bool, str]]] = {}
     for ckey, family in selected.groupby(context, sort=True, dropna=False):
         ckey = ckey if isinstance(ckey, tuple) else (ckey,)
@@ -282,9 +285,14 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
                                  "rel_improve": float(_relative(x, y, higher)), "rel_low": rel_lo,
                                  "rel_high": rel_hi, "ci_kind": kind})
                     for pair_key in (method, "all"):
-                        pooled.setdefault((ckey, pair_key, metric), []).append(
-                            (point, draws, len(seeds), kind == bs.CI_KINDS["rows"], setting))
-    for (ckey, method, metric), items in pooled.items():
+                        family = ckey if ckey[:2] in variants else ckey[:2]
+                        pooled.setdefault((family, pair_key, metric), []).append(
+                            (point, draws, len(seeds), kind == bs.CI_KINDS["rows"], setting, ckey))
+    for (family, method, metric), items in pooled.items():
+        # T and validation rows: the family's own values, or -1 where settings used different references
+        ckey = tuple(family) + tuple(
+            int(vals.pop()) if len(vals := {item[5][i] for item in items}) == 1 else -1
+            for i in range(len(family), len(context)))
         points = np.array([item[0] for item in items])
         draws = np.mean(np.stack([item[1] for item in items]), axis=0)
         ns = [item[2] for item in items]
@@ -298,6 +306,15 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
     columns = [*context, "setting", "method", "baseline", "metric", "n_settings", "n", "p_improve", "ci_low",
                "ci_high", "mean_method", "mean_baseline", "rel_improve", "rel_low", "rel_high", "ci_kind"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _varied_families(selected: pd.DataFrame, context: Sequence[str]) -> set[tuple]:
+    """(experiment, protocol) whose settings were run with several (T, validation rows) values (ablations):
+    these pool over settings per value; the others pool over settings whatever each setting's reference is."""
+    if len(context) <= 2:
+        return set()
+    per = selected.groupby([*context[:2], "setting"])[list(context[2:])].apply(lambda f: len(f.drop_duplicates()))
+    return {key[:2] for key, n in per.items() if n > 1}
 
 
 def _ci(draws: np.ndarray, level: float) -> dict[str, float]:
