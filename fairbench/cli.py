@@ -57,6 +57,8 @@ def _run_train(args: argparse.Namespace) -> int:
     overrides.update({f.name: getattr(args, f"hp_{f.name}") for f in fields(HyperParams)
                       if getattr(args, f"hp_{f.name}") is not None})
     seeds = _parse_seeds(args.seeds) if args.seeds is not None else [0 if args.seed is None else args.seed]
+    if any(seed < 0 for seed in seeds):
+        raise ValueError(f"seed {min(seeds)}: seeds are integers >= 0 (e.g. --seed 0 or --seeds 0,1,2)")
     if len(seeds) > 1 and "{seed}" not in args.out:
         raise ValueError(f"--out {args.out!r} must contain {{seed}} when several seeds are given")
     specs = [RunSpec.resolve(args.setting, args.method, seed, args.protocol, overrides) for seed in seeds]

@@ -135,6 +135,14 @@ def test_empty_out_is_refused(tmp_path, trained, capsys, monkeypatch) -> None:
     assert trained == [] and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("option", [["--seed", "-1"], ["--seeds", "0,-2"]])
+def test_a_negative_seed_is_refused(tmp_path, trained, capsys, option) -> None:
+    assert main(["train", "--setting", "titanic-sex", "--method", "erm", "--protocol", "standard",
+                 "--out", str(tmp_path / "s{seed}"), *option, *SMALL]) == 2
+    _one_line_error(capsys, "seeds are integers >= 0")
+    assert trained == []
+
+
 def test_every_seed_folder_is_checked_before_the_first_run(tmp_path, trained, capsys) -> None:
     (tmp_path / "s1").write_text("x")
     assert main(["train", "--setting", "titanic-sex", "--method", "erm", "--protocol", "standard", "--seeds", "0,1",
