@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import socket
 import urllib.parse
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +18,10 @@ DEFAULT_HOST = "https://api.wandb.ai"
 ONLINE_WITHOUT_KEY = ("wandb mode 'online' needs an API key and none was found (no WANDB_API_KEY, no {host} "
                       "entry in {netrc_file}): run `wandb login` or set WANDB_API_KEY, or use --wandb-mode "
                       "offline (and `wandb sync` the run later)")
+ONLINE_UNREACHABLE = ("wandb mode 'online' but the wandb server does not answer ({reason}); use --wandb-mode "
+                      "offline (and `wandb sync` the run later) or check the network and WANDB_BASE_URL")
+#: Seconds to wait for the wandb server before an online run is refused.
+PROBE_SECONDS = 5.0
 INIT_FAILED = ("wandb could not start the {mode} run ({reason}); check the network and your login, or use "
                "--wandb-mode offline or disabled")
 
@@ -51,13 +56,35 @@ def wandb_key_available() -> bool:
     return bool(entry and entry[2])
 
 
+def _server() -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(os.environ.get("WANDB_BASE_URL") or DEFAULT_HOST)
+    return parts.hostname or "", parts.port or (80 if parts.scheme == "http" else 443)
+
+
+def server_unreachable(timeout: float = PROBE_SECONDS) -> str | None:
+    """Why the wandb server cannot be reached (one TCP connection, at most ``timeout`` seconds), or
+    None when it answers or a proxy is configured (the proxy, not this machine, reaches it)."""
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
+        return None
+    host, port = _server()
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        return f"{host}:{port}: {error.strerror or error}"
+    return None
+
+
 def check_wandb_mode(explicit: str | None = None) -> str:
-    """:func:`resolve_wandb_mode`, and for ``online`` an API key at hand: without one, a ValueError
-    that says what to do, before any work and without touching the network."""
+    """:func:`resolve_wandb_mode`, and for ``online`` an API key at hand (checked without the network)
+    and a server that answers within :data:`PROBE_SECONDS` (instead of wandb's 90 s wait); otherwise
+    a ValueError that says what to do, before any work."""
     mode = resolve_wandb_mode(explicit)
-    if mode == "online" and not wandb_key_available():
-        host = urllib.parse.urlsplit(os.environ.get("WANDB_BASE_URL") or DEFAULT_HOST).hostname
-        raise ValueError(ONLINE_WITHOUT_KEY.format(host=host, netrc_file=_netrc_file()))
+    if mode == "online":
+        if not wandb_key_available():
+            raise ValueError(ONLINE_WITHOUT_KEY.format(host=_server()[0], netrc_file=_netrc_file()))
+        reason = server_unreachable()
+        if reason is not None:
+            raise ValueError(ONLINE_UNREACHABLE.format(reason=reason))
     return mode
 
 

@@ -8,8 +8,11 @@ import dataclasses
 import errno
 import json
 import os
+import socket
 import sys
+import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -261,10 +264,37 @@ def test_online_wandb_without_a_key_says_what_to_do(tmp_path, trained, capsys, m
     assert trained == [] and not (tmp_path / "run").exists()
 
 
-def test_a_wandb_key_from_the_environment_or_netrc_is_enough(monkeypatch, no_wandb_key) -> None:
+@pytest.fixture
+def local_wandb_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A TCP port on 127.0.0.1 that accepts connections, as WANDB_BASE_URL (no request is ever sent)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    yield os.environ["WANDB_BASE_URL"]
+    listener.close()
+
+
+def test_an_unreachable_wandb_server_is_refused_at_once(tmp_path, trained, capsys, monkeypatch, no_wandb_key,
+                                                        local_wandb_server) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    assert check_wandb_mode("online") == "online"  # the server answers
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{closed}")
+    start = time.perf_counter()
+    assert _train(tmp_path / "run", "--wandb-mode", "online") == 2
+    _one_line_error(capsys, f"the wandb server does not answer (127.0.0.1:{closed}", "--wandb-mode offline")
+    assert time.perf_counter() - start < 30 and trained == []
+
+
+def test_a_wandb_key_from_the_environment_or_netrc_is_enough(monkeypatch, no_wandb_key, local_wandb_server) -> None:
     with pytest.raises(ValueError, match="needs an API key"):
         check_wandb_mode("online")
-    no_wandb_key.write_text("machine api.wandb.ai\n  login user\n  password " + "k" * 40 + "\n")
+    no_wandb_key.write_text("machine 127.0.0.1\n  login user\n  password " + "k" * 40 + "\n")
     assert check_wandb_mode("online") == "online"
     no_wandb_key.write_text("machine other.example.org login user password secret\n")
     with pytest.raises(ValueError, match="needs an API key"):
