@@ -77,7 +77,7 @@ def test_tradeoff_keeps_degenerate_methods_off_the_front_and_shows_ties(tmp_path
     fig = captured[0]
     text = _texts(fig)
     assert "ERM ‡ 3/3 degenerate" in text and "never on the front" in text
-    assert "LtR (= FORML)" in text and "FORML (= LtR)" in text
+    assert "LtR [tie 1]" in text and "FORML [tie 1]" in text and "tie 1 (equal means" in text
     ax = fig.axes[0]
     front = [c for c in ax.collections if c.get_label().startswith("Pareto front")][0]
     points = {tuple(np.round(p, 6)) for p in front.get_offsets()}

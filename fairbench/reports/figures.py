@@ -13,6 +13,7 @@ count in the legend; when the three NBS variants are identical through stage 1, 
 from __future__ import annotations
 
 import logging
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -279,9 +280,11 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     gap = np.array([float(summary.loc[(m, "group_auc_gap"), "mean"]) for m in order])
     auc = np.array([float(summary.loc[(m, "auc"), "mean"]) for m in order])
     ties = tied_groups(gap, auc)
-    offsets = {order[i]: (7.0 * np.cos(2 * np.pi * j / len(g)), 7.0 * np.sin(2 * np.pi * j / len(g)))
+    # tied means: spread on a small circle (radius grows with the group) so that every marker shows
+    offsets = {order[i]: ((5.0 + 2.0 * len(g)) * np.cos(2 * np.pi * j / len(g)),
+                          (5.0 + 2.0 * len(g)) * np.sin(2 * np.pi * j / len(g)))
                for g in ties for j, i in enumerate(g)}
-    tied_with = {order[i]: [method_label(order[k]) for k in g if k != i] for g in ties for i in g}
+    tie_of = {order[i]: k for k, g in enumerate(ties, start=1) for i in g}
     fig, ax = plt.subplots(figsize=(7.0, 5.2))
     for i, method in enumerate(order):
         style = method_style(method)
@@ -297,8 +300,8 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
         label = style["label"]
         if n_deg:
             label += f" {DEGENERATE_MARK} {n_deg}/{n_runs} degenerate"
-        if method in tied_with:
-            label += " (= " + ", ".join(tied_with[method]) + ")"
+        if method in tie_of:
+            label += f" [tie {tie_of[method]}]"
         dx, dy = offsets.get(method, (0.0, 0.0))
         shift = mtransforms.offset_copy(ax.transData, fig=fig, x=dx, y=dy, units="points")
         ax.scatter(gap[i], auc[i], transform=shift, color=style["color"], marker=style["marker"], s=90,
@@ -314,12 +317,14 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     kinds = sorted(set(summary["ci_kind"]))
     notes = [f"bars: 95 % CI of the seed mean ({'; '.join(kinds)}), n = {runs.groupby('method')['seed'].nunique().max()} "
              "seeds; small markers: seeds"]
-    if ties:
-        notes.append("methods with equal means (3 decimals) are drawn side by side and named together")
+    for k, g in enumerate(ties, start=1):
+        notes.append(f"tie {k} (equal means at 3 decimals, drawn side by side): "
+                     + " = ".join(method_label(order[i]) for i in g))
     if (~eligible).any():
         notes.append(f"hollow {DEGENERATE_MARK}: degenerate seeds (constant or at-chance predictions), never on the front")
     ax.set(xlabel="Max-gAUCD (lower is fairer)", ylabel="Overall AUC (higher is better)")
-    ax.set_title(f"{setting_label(setting)}: AUC vs disparity ({protocol} protocol, {rule})\n" + "\n".join(notes),
+    wrapped = [line for note in notes for line in textwrap.wrap(note, 110)]
+    ax.set_title(f"{setting_label(setting)}: AUC vs disparity ({protocol} protocol, {rule})\n" + "\n".join(wrapped),
                  fontsize=9)
     ax.set_xlim(left=max(METRIC_RANGE[0], ax.get_xlim()[0]))
     ax.set_ylim(top=min(METRIC_RANGE[1] + 0.01, ax.get_ylim()[1]))
