@@ -140,3 +140,29 @@ def test_image_model_on_flat_data_fails_before_training(tmp_path, monkeypatch, c
     assert main(["train", "--setting", "titanic-sex", "--method", "erm", "--out", str(tmp_path / "r"),
                  "--model", "resnet18", "--no-progress"]) == 2
     assert "model 'resnet18' needs image input" in capsys.readouterr().err
+
+
+def test_readme_add_a_model_example_trains(tmp_path, monkeypatch) -> None:
+    """The README's example model, registered by name, trains with a meta method."""
+    import re
+    import sys
+    from pathlib import Path
+
+    import fairbench.hparams
+    from fairbench import models
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Add a model", 1)[1].split("\n### ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "readme_linear.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(models.MODELS, "linear", "readme_linear:Linear")
+    monkeypatch.setattr(fairbench.hparams, "MODEL_NAMES", (*models.MODEL_NAMES, "linear"))
+    assert '"linear": "fairbench.models.linear:Linear"' in section
+    data, protocol = synthetic_split(), get_protocol("standard")
+    hp = _hp(model="linear", lr=0.05, epochs=5, batch_size=16, bargain_epochs=2, dropout=0.0)
+    va = data.val.to_torch()
+    built = build_method("nbs_ltr", hp, protocol, ValidationSet.build(va.X, va.y, va.group, data.n_groups))
+    rows = pd.DataFrame(train(data, built, hp, protocol, 0, progress=False).rows)
+    assert np.isfinite(rows["train_loss"]).all() and rows["auc"].iloc[-1] > 0.7  # 0.5 = chance
+    sys.modules.pop("readme_linear", None)
