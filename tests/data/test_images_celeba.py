@@ -17,6 +17,7 @@ from fairbench.data.images.celeba import CelebAFiles, CelebASetting
 from fairbench.data.images.table import read_image_table
 from fairbench.data.prepared import prepared_paths
 from fairbench.data.registry import get_setting, list_settings
+from fairbench.hparams import reference_hyperparams
 
 ATTRIBUTES = [
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
@@ -278,3 +279,16 @@ def test_a_short_resnet18_run_on_the_fixture(pinned: Path, tmp_path: Path) -> No
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "complete" and record["data"]["n_features"] == 3 * 64 * 64
     assert record["steps"] == 2 and record["meta_steps"] == 2
+
+
+def test_the_gpu_config_plans_the_paper_methods_on_cuda() -> None:
+    import yaml
+
+    from fairbench.registry import PAPER_METHODS
+    from fairbench.workflow_config import check_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "celeba.yaml").read_text())
+    jobs = check_config(config)
+    assert config["device"] == "cuda" and {job.setting for job in jobs} == {"celeba_smiling-male"}
+    assert sorted({job.method for job in jobs}) == sorted(PAPER_METHODS)
+    assert reference_hyperparams("celeba_smiling-male").model == "resnet18"

@@ -148,3 +148,15 @@ def test_a_short_cnn_run(tmp_path: Path, method: str) -> None:
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "complete" and record["data"]["n_features"] == 128
     assert record["data"]["split"] == "fixed-seed0" and record["config"]["hparams"]["model"] == "cnn"
+
+
+def test_the_default_grid_runs_the_paper_methods_on_the_digits() -> None:
+    import yaml
+
+    from fairbench.registry import PAPER_METHODS
+    from fairbench.workflow_config import check_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
+    runs = {(job.protocol, job.method) for job in check_config(config)
+            if job.experiment == "main" and job.setting == "digits-colour"}
+    assert runs == {(protocol, method) for protocol in ("paper", "standard") for method in PAPER_METHODS}
