@@ -37,6 +37,10 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/findings.smk"
 
+# run on the submit host under a cluster executor: downloads (compute nodes often have no internet) and
+# the small report steps (each would cost a cluster job and a status poll)
+localrules: fetch_dataset, aggregate_runs, tables, tables_html, figures, synthetic_figure, log_report_to_wandb, findings, check_runs
+
 
 # The last step: every table and figure is built; exits non-zero (after building them) when a run
 # failed, listing the failed runs and their errors (they are also in tables/failed_runs.csv).

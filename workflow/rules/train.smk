@@ -25,6 +25,7 @@ rule train:
     threads: config.get("threads_per_job", 1)
     resources:
         mem_mb=1500,
+        runtime=60,  # minutes; the largest default-grid run takes under a minute on one core
     benchmark:
         f"{RESULTS}/benchmarks/train/{{experiment}}/{{protocol}}/{{setting}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
     log:
