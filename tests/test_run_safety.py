@@ -365,3 +365,14 @@ def test_the_pipeline_failure_record_removes_every_file_of_an_earlier_run(tmp_pa
                    exit_status=2, log=tmp_path / "log")
     assert sorted(p.name for p in run.iterdir()) == ["run.json"]
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("command", [["tables"], ["figures"], ["synthetic"], ["collect"]])
+def test_report_outputs_are_checked_before_the_runs_are_read(tmp_path, capsys, command) -> None:
+    (tmp_path / "taken").write_text("x")
+    out = tmp_path / "taken" / ("runs.parquet" if command == ["collect"] else "figures")
+    runs_in = [] if command == ["synthetic"] else ["--root", str(tmp_path / "no-runs-here")]
+    assert main(["report", *command, *runs_in, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fairbench report: error: output folder") and err.count("\n") == 1, err
+    assert f"lies below {tmp_path / 'taken'}, which is a file" in err or f"{tmp_path / 'taken'} is a file" in err

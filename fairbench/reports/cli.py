@@ -49,9 +49,17 @@ def _collect(args: argparse.Namespace) -> pd.DataFrame:
     return frame
 
 
+def _check_out(folder: str | Path) -> None:
+    """An output folder that cannot take files is one error before the runs are read."""
+    from fairbench.io import check_writable_folder
+
+    check_writable_folder(folder, "output folder")
+
+
 def _run_collect(args: argparse.Namespace) -> int:
     from fairbench.reports.collect import write_collected
 
+    _check_out(Path(args.out).parent)
     frame = _collect(args)
     write_collected(frame, args.out)
     print(f"wrote {frame['run_dir'].nunique()} runs ({len(frame)} epoch rows) to {args.out}")
@@ -61,6 +69,7 @@ def _run_collect(args: argparse.Namespace) -> int:
 def _run_tables(args: argparse.Namespace) -> int:
     from fairbench.reports.tables import write_tables
 
+    _check_out(args.out)
     paths = write_tables(_collect(args), args.out, selection=args.selection, test=args.test)
     print(f"wrote {len(paths)} files to {args.out}")
     return 0
@@ -69,6 +78,7 @@ def _run_tables(args: argparse.Namespace) -> int:
 def _run_figures(args: argparse.Namespace) -> int:
     from fairbench.reports.figures import write_figures
 
+    _check_out(args.out)
     paths = write_figures(_collect(args), args.out, selection=args.selection)
     print(f"wrote {len(paths)} files to {args.out}")
     return 0
@@ -87,6 +97,7 @@ def _run_findings(args: argparse.Namespace) -> int:
 def _run_synthetic(args: argparse.Namespace) -> int:
     from fairbench.reports.synthetic import synthetic_figure
 
+    _check_out(args.out)
     paths, _ = synthetic_figure(Path(args.out), n_starts=args.starts, steps=args.steps,
                                 switch_after=args.switch_after)
     print("wrote " + ", ".join(str(p) for p in paths))
