@@ -343,3 +343,15 @@ def test_an_xls_source(mirror: Path, tmp_path: Path) -> None:
     frame = reference_frame("titanic_xls-sex")
     paper = reference_frame("titanic-sex", mirror=mirror)
     assert np.array_equal(frame.y, paper.y) and np.array_equal(frame.group, paper.group)
+
+
+def test_the_declared_settings_config_plans_its_grid() -> None:
+    """config/declared.yaml: the paper's eight methods on the three shipped declared settings."""
+    from fairbench.workflow_config import check_config, job_hyperparams
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/declared.yaml").read_text())
+    jobs = check_config(config)
+    assert len(jobs) == 2 * 3 * 8
+    assert {job.setting for job in jobs} == {"german-age", "german-sex", "acs_income-sex"}
+    acs = next(job for job in jobs if job.setting == "acs_income-sex")
+    assert job_hyperparams(acs, config).batch_size == 512
