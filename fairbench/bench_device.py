@@ -63,7 +63,8 @@ def step_times(setting: str, devices: list[torch.device], *, prepared_dir: str |
 def report(rows: list[dict[str, object]], devices: list[torch.device]) -> str:
     """Table of ms per step per device, with the ratio of the last device to the first."""
     names = [str(d) for d in devices]
-    head = f"{'setting':<16} {'model':<9} {'path':<8} {'step':<8} {'B':>5} " + " ".join(f"{n + ' ms':>12}" for n in names)
+    head = (f"{'setting':<16} {'model':<9} {'path':<8} {'step':<8} {'B':>5} "
+            + " ".join(f"{n + ' ms':>12}" for n in names))
     lines = [head + (f" {'speed-up':>9}" if len(names) > 1 else "")]
     for r in rows:
         line = (f"{r['setting']!s:<16} {r['model']!s:<9} {r['path']!s:<8} {r['step']!s:<8} {r['B']!s:>5} "

@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: streams matter): every per-epoch number within this absolute and relative tolerance (float32
 #: kernels sum in different orders; TF32 is off, fairbench/device.py).
 CPU_CUDA_ATOL, CPU_CUDA_RTOL = 1e-4, 1e-3
+#: Yes/no batch tests (alignment, NBS solvable, Pareto improvement, ...) may flip on a near-tie: per
+#: column, at most one of the run's eight batches (one batch per epoch) may differ.
+MAX_FLIPS = 1
 
 
 @pytest.fixture
@@ -98,9 +101,12 @@ def _cases():
 def test_cuda_trains_and_agrees_with_the_cpu(case: str, method: str) -> None:
     data, hp = _cases()[case]
     cpu, cuda = _rows(data, hp, "cpu", method), _rows(data, hp, "cuda", method)
-    columns = [c for c in cpu.columns if c != "epoch_seconds"]
+    rates = [c for c in cpu.columns if c.endswith(("_rate", "failures"))]
+    columns = [c for c in cpu.columns if c != "epoch_seconds" and c not in rates]
     np.testing.assert_allclose(cuda[columns].to_numpy(float), cpu[columns].to_numpy(float),
                                atol=CPU_CUDA_ATOL, rtol=CPU_CUDA_RTOL, equal_nan=True)
+    flips = (cuda[rates].fillna(-1) - cpu[rates].fillna(-1)).abs().sum()
+    assert (flips <= MAX_FLIPS).all(), flips[flips > MAX_FLIPS]
     assert cuda["train_loss"].iloc[-1] < cuda["train_loss"].iloc[0]
 
 
