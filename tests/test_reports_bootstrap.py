@@ -76,7 +76,8 @@ def test_a_shared_test_set_is_resampled_jointly() -> None:
 
     seeds = percentile_ci(seed_bootstrap(np.full(5, M.hard_label_auc(y, pred)), n_boot=2000, rng=rng))
     assert seeds[0] == seeds[1]
-    single = percentile_ci(metrics_from_counts(*resample_counts(shared[:1], np.zeros((2000, 1), int), rng))["auc"][:, 0])
+    one_seed = resample_counts(shared[:1], np.zeros((2000, 1), int), rng)
+    single = percentile_ci(metrics_from_counts(*one_seed)["auc"][:, 0])
     assert width(shared) == pytest.approx(single[1] - single[0], abs=0.03)  # one test set's noise, ~0.28
     assert width(shared) > 0.2 and width(separate) < 0.7 * width(shared)  # ~1/sqrt(5) when independent
 

@@ -108,6 +108,12 @@ def test_alignment_figure_draws_the_applied_rate_and_names_coinciding_variants(t
     stage1 = frame["method"].isin(["nbs_forml", "nbs_meta_gdro"]) & (frame["epoch"] <= 3)
     for column in figures.STAGE1_COLUMNS:
         frame.loc[stage1, column] = [base.loc[(s, e), column] for s, e in frame.loc[stage1, ["seed", "epoch"]].values]
-    assert figures.nbs_stage1_identical(frame) == 3
+    assert figures.nbs_stage1_identical(frame) == (3, 3)
     figures.alignment_figure(frame, "adult-sex", "standard", tmp_path)
     assert "NBS+LtR, NBS+FORML, NBS+Meta-gDRO are identical through stage 1 (epochs 1-3)" in _texts(captured[-1])
+    diverged = frame.copy()  # the variants part at epoch 3 (a solver failure and a different fallback)
+    diverged.loc[(diverged["method"] == "nbs_forml") & (diverged["epoch"] == 3) & (diverged["seed"] == 1),
+                 "train_loss"] += 0.01
+    assert figures.nbs_stage1_identical(diverged) == (2, 3)
+    figures.curves_figure(diverged, "adult-sex", "standard", tmp_path)
+    assert "identical through epoch 2 of the 3 stage-1 epochs" in _texts(captured[-1])

@@ -104,3 +104,19 @@ def test_cli_writes_the_page(root: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert out.read_text().startswith("# Findings") and len(pd.read_csv(tmp_path / "f.csv")) == 12
     assert main(["report", "findings", "--root", str(root), "--out", str(out), "--draws", "5"]) == 2
     assert "at least 100 bootstrap draws" in capsys.readouterr().err
+
+
+def test_identical_stage1_variants_are_called_out(tmp_path: Path) -> None:
+    from fairbench.reports.findings import _identical_stage1
+    from fairbench.reports.stats import STAGE1_COLUMNS
+    from tests.test_reports_fixtures import write_grid
+
+    write_grid(tmp_path, settings=["adult-sex"], methods=list(PAIRS), protocols=["standard"], seeds=range(2),
+               epochs=5, bargain_epochs=3)
+    frame = collect_runs(tmp_path)
+    assert _identical_stage1(frame) == {}
+    nbs = frame["method"] == "nbs_ltr"
+    for other in ("nbs_forml", "nbs_meta_gdro"):
+        rows = frame["method"] == other
+        frame.loc[rows, list(STAGE1_COLUMNS)] = frame.loc[nbs, list(STAGE1_COLUMNS)].to_numpy()
+    assert _identical_stage1(frame) == {"standard": ["adult-sex"]}

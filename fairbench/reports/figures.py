@@ -35,7 +35,8 @@ from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, fla
 from fairbench.reports.labels import (PAPER_METHODS, main_methods, method_label, method_order,  # noqa: E402
                                       method_style, metric_label, setting_label, setting_order, split_method)
 from fairbench.reports.selection import select_epochs  # noqa: E402
-from fairbench.reports.stats import NBS_PAIRS, bootstrap_summary  # noqa: E402
+from fairbench.reports.stats import (NBS_PAIRS, STAGE1_COLUMNS, bootstrap_summary,  # noqa: E402,F401
+                                     nbs_stage1_identical)
 from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
 
 __all__ = ["ablation_figure", "alignment_figure", "curves_figure", "pareto_front", "save_figure",
@@ -53,8 +54,6 @@ ABLATIONS = {"T": ("ablation_T", "bargain_epochs", "Bargaining epochs T"),
 BAND_DRAWS = 1000
 #: Every plotted metric lies in [0, 1] (AUCs, gaps, rates): bands and bars are clipped to it.
 METRIC_RANGE = (0.0, 1.0)
-#: Columns compared to decide that the NBS variants coincide in stage 1.
-STAGE1_COLUMNS = ("train_loss", "auc", "group_auc_gap", "alignment_rate", "applied_alignment_rate")
 
 
 def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS) -> list[Path]:
@@ -114,36 +113,15 @@ def _band_plot(ax: plt.Axes, runs: pd.DataFrame, metric: str, methods: Sequence[
         ax.fill_between(wide.columns, low, high, color=style["color"], alpha=0.12, linewidth=0)
 
 
-def nbs_stage1_identical(frame: pd.DataFrame) -> int | None:
-    """Last stage-1 epoch when the three NBS variants ran identically through stage 1 (every common seed,
-    the columns of :data:`STAGE1_COLUMNS`), else None. Stage 1 bargains with the same solution whatever
-    the objective, so identical seeds give identical runs until the objective takes over."""
-    variants = list(NBS_PAIRS)
-    runs = frame[frame["method"].isin(variants)]
-    if set(runs["method"]) != set(variants):
-        return None
-    end = int(runs["stage1_epochs"].min())
-    if end <= 0:
-        return None
-    columns = [c for c in STAGE1_COLUMNS if c in runs.columns]
-    window = runs[runs["epoch"] <= end].set_index(["seed", "epoch"])
-    first = window[window["method"] == variants[0]][columns].sort_index()
-    if first.empty:
-        return None
-    for other in variants[1:]:
-        values = window[window["method"] == other][columns].sort_index()
-        if not values.index.equals(first.index) or not np.allclose(values.to_numpy(dtype=float),
-                                                                    first.to_numpy(dtype=float), equal_nan=True):
-            return None
-    return end
-
-
 def _coincide_note(frame: pd.DataFrame) -> str:
-    end = nbs_stage1_identical(frame)
-    if end is None:
+    found = nbs_stage1_identical(frame)
+    if found is None:
         return ""
+    upto, end = found
     names = ", ".join(method_label(m) for m in NBS_PAIRS)
-    return f"{names} are identical through stage 1 (epochs 1-{end}): their curves overlap there"
+    if upto == end:
+        return f"{names} are identical through stage 1 (epochs 1-{end}): their curves overlap there"
+    return f"{names} are identical through epoch {upto} of the {end} stage-1 epochs: their curves overlap there"
 
 
 def _degenerate_labels(flagged: pd.DataFrame | None, setting: str, protocol: str) -> dict[str, str]:
@@ -315,13 +293,15 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
                    label="Pareto front of the means (methods without degenerate seeds)")
     rule = "; ".join(RULE_TITLES.get(r, r) for r in sorted(runs["selection"].unique()))
     kinds = sorted(set(summary["ci_kind"]))
-    notes = [f"bars: 95 % CI of the seed mean ({'; '.join(kinds)}), n = {runs.groupby('method')['seed'].nunique().max()} "
+    n_seeds = runs.groupby("method")["seed"].nunique().max()
+    notes = [f"bars: 95 % CI of the seed mean ({'; '.join(kinds)}), n = {n_seeds} "
              "seeds; small markers: seeds"]
     for k, g in enumerate(ties, start=1):
         notes.append(f"tie {k} (equal means at 3 decimals, drawn side by side): "
                      + " = ".join(method_label(order[i]) for i in g))
     if (~eligible).any():
-        notes.append(f"hollow {DEGENERATE_MARK}: degenerate seeds (constant or at-chance predictions), never on the front")
+        notes.append(f"hollow {DEGENERATE_MARK}: degenerate seeds (constant or at-chance predictions), "
+                     "never on the front")
     ax.set(xlabel="Max-gAUCD (lower is fairer)", ylabel="Overall AUC (higher is better)")
     wrapped = [line for note in notes for line in textwrap.wrap(note, 110)]
     ax.set_title(f"{setting_label(setting)}: AUC vs disparity ({protocol} protocol, {rule})\n" + "\n".join(wrapped),

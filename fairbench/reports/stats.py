@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["NBS_PAIRS", "POI_METRICS", "TESTS", "bootstrap_summary", "describe", "holm_bonferroni",
-           "improvement_probabilities", "paired_test", "paired_tests", "summarise"]
+           "improvement_probabilities", "nbs_stage1_identical", "paired_test", "paired_tests", "summarise"]
 
 #: NBS variant -> its one-stage counterpart.
 NBS_PAIRS: dict[str, str] = {"nbs_ltr": "ltr", "nbs_forml": "forml", "nbs_meta_gdro": "meta_gdro"}
@@ -34,6 +34,8 @@ TESTS: tuple[str, ...] = ("t", "wilcoxon")
 GROUP_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
 #: Metrics of the probability of improvement, and whether higher is better.
 POI_METRICS: dict[str, bool] = {"auc": True, "worst_group_auc": True, "group_auc_gap": False}
+#: Columns compared to decide that the NBS variants coincide in stage 1.
+STAGE1_COLUMNS: tuple[str, ...] = ("train_loss", "auc", "group_auc_gap", "alignment_rate", "applied_alignment_rate")
 #: Columns that fix a comparison up to the setting (one family of the paired tests).
 CONTEXT_KEYS: tuple[str, ...] = ("experiment", "protocol", "bargain_epochs", "val_per_cell")
 
@@ -322,3 +324,33 @@ def _ci(draws: np.ndarray, level: float) -> dict[str, float]:
 
     low, high = percentile_ci(draws, level)
     return {"ci_low": low, "ci_high": high}
+
+
+def nbs_stage1_identical(frame: pd.DataFrame) -> tuple[int, int] | None:
+    """``(e, k)`` when the three NBS variants ran identically (every common seed, the columns of
+    :data:`STAGE1_COLUMNS`) through epoch ``e`` of their ``k`` stage-1 epochs, else None. Bargaining does
+    not look at the objective, so identical seeds give identical runs until the first batch where the
+    solver fails and each variant falls back on its own objective, or until stage 2."""
+    variants = list(NBS_PAIRS)
+    runs = frame[frame["method"].isin(variants)]
+    if set(runs["method"]) != set(variants):
+        return None
+    end = int(runs["stage1_epochs"].min())
+    columns = [c for c in STAGE1_COLUMNS if c in runs.columns]
+    if end <= 0 or not columns:
+        return None
+    window = runs[runs["epoch"] <= end]
+    seeds = set.intersection(*(set(window.loc[window["method"] == m, "seed"]) for m in variants))
+    if not seeds:
+        return None
+    tables = [window[(window["method"] == m) & window["seed"].isin(seeds)].set_index(["epoch", "seed"])[columns]
+              .sort_index() for m in variants]
+    if any(not t.index.equals(tables[0].index) for t in tables[1:]):
+        return None
+    same = np.ones(len(tables[0]), dtype=bool)
+    for t in tables[1:]:
+        a, b = t.to_numpy(dtype=float), tables[0].to_numpy(dtype=float)
+        same &= np.all((a == b) | (np.isnan(a) & np.isnan(b)), axis=1)
+    per_epoch = pd.Series(same, index=tables[0].index).groupby(level="epoch").all().sort_index()
+    leading = int(per_epoch.cumprod().sum())
+    return (leading, end) if leading else None
