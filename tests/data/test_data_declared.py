@@ -355,3 +355,20 @@ def test_the_declared_settings_config_plans_its_grid() -> None:
     assert {job.setting for job in jobs} == {"german-age", "german-sex", "acs_income-sex"}
     acs = next(job for job in jobs if job.setting == "acs_income-sex")
     assert job_hyperparams(acs, config).batch_size == 512
+
+
+def test_a_sensitive_column_or_value_the_table_lacks_is_named(tmp_path: Path) -> None:
+    from fairbench.data.errors import FrameError
+
+    spec = survey_spec(tmp_path)
+    spec["settings"] = [
+        {"name": "survey-town", "sensitive": {"column": "town", "categories": ["a", "b"]},
+         "split": {"val_per_cell": 1, "test_per_cell": 5}},
+        {"name": "survey-north", "sensitive": {"column": "region", "categories": {"n": ["north"], "x": ["east"]}},
+         "split": {"val_per_cell": 1, "test_per_cell": 5}},
+    ]
+    use_specs([write_spec(tmp_path, spec)])
+    with pytest.raises(FrameError, match="setting survey-town: sensitive column 'town' is not among income, age"):
+        reference_frame("survey-town")
+    with pytest.raises(FrameError, match=r"'region' has values \['south'\] that belong to no group"):
+        reference_frame("survey-north")
