@@ -27,6 +27,9 @@ attribute). Keys (column names are matched case-insensitively)::
         #          drop: true removes the sensitive column from the features
         features: 61                     # optional: expected encoded width (checked)
         split: {val_per_cell: 2, test_per_cell: 25, replacement: false}   # or test_fraction: 0.1
+        #      rows per (group, label) cell; the paper protocol uses the split of seed 0 (test drawn
+        #      with replacement), the standard protocol one per seed (without); `replacement` is the
+        #      default when neither says (fairbench.data.splits.load_split)
         hyperparameters: {batch_size: 64}   # optional: over fairbench.hparams.DEFAULT_HYPERPARAMS
 
 Every error names the file and the key. Specs are found in ``fairbench/data/specs/`` (shipped),

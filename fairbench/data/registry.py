@@ -124,7 +124,8 @@ class SettingSpec:
     label) cell, then ``test_per_cell`` test rows per cell, or ``floor(test_fraction * N / cells)``
     when ``test_per_cell`` is ``None``. ``paper_split`` names the shipped split file; a setting
     without one uses, wherever the paper split is asked for, the split drawn from seed 0 with its
-    recipe, test rows drawn with replacement iff ``test_replacement``. ``n_features`` (``None``:
+    recipe, test rows drawn with replacement as the caller asks (the paper protocol: with), else
+    as ``test_replacement`` says. ``n_features`` (``None``:
     unchecked) is the encoded width. ``hyperparams`` are the declared defaults
     (:func:`fairbench.hparams.reference_hyperparams`); ``display_name`` names it in tables.
     """
