@@ -100,8 +100,10 @@ def test_verdict_rule() -> None:
 def test_cli_writes_the_page(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "FINDINGS.md"
     assert main(["report", "findings", "--root", str(root), "--out", str(out), "--csv",
-                 str(tmp_path / "f.csv"), "--draws", "200"]) == 0
+                 str(tmp_path / "f.csv"), "--html", str(tmp_path / "f.html"), "--draws", "200"]) == 0
     assert out.read_text().startswith("# Findings") and len(pd.read_csv(tmp_path / "f.csv")) == 12
+    page = (tmp_path / "f.html").read_text()
+    assert "<table>" in page and "<th>Claim</th>" in page and "<b>supported</b>" in page
     assert main(["report", "findings", "--root", str(root), "--out", str(out), "--draws", "5"]) == 2
     assert "at least 100 bootstrap draws" in capsys.readouterr().err
 

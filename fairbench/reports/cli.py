@@ -89,7 +89,7 @@ def _run_findings(args: argparse.Namespace) -> int:
         raise ValueError(f"--draws {args.draws}: use at least 100 bootstrap draws (default 2000)")
     from fairbench.reports.findings import write_findings
 
-    paths = write_findings(_collect(args), args.out, n_boot=args.draws, data_out=args.csv)
+    paths = write_findings(_collect(args), args.out, n_boot=args.draws, data_out=args.csv, html_out=args.html)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -163,6 +163,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_run_inputs(p)
     p.add_argument("--out", default="results/FINDINGS.md", help="output page (default: results/FINDINGS.md)")
     p.add_argument("--csv", default=None, help="also write the claims' numbers to this CSV file")
+    p.add_argument("--html", default=None, help="also write the page as HTML (for the Snakemake report)")
     p.add_argument("--draws", type=int, default=2000, help="bootstrap draws, at least 100 (default 2000)")
     p.set_defaults(func=_run_findings)
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")

@@ -371,8 +371,11 @@ def _page(claims: list[Claim], selected: pd.DataFrame, protocols: list[str], cou
 
 
 def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAULT_DRAWS, seed: int = 0,
-                   data_out: str | Path | None = None) -> list[Path]:
-    """Write the page (and, when ``data_out`` is given, its numbers as CSV) atomically; returns the paths."""
+                   data_out: str | Path | None = None, html_out: str | Path | None = None) -> list[Path]:
+    """Write the page atomically, and when asked its numbers as CSV (``data_out``) and the page as HTML for
+    the Snakemake report (``html_out``); returns the paths."""
+    from fairbench.reports.tables_html import markdown_to_html
+
     text, data = build_findings(frame, n_boot=n_boot, seed=seed)
     out = Path(out)
     write_text_atomic(out, text)
@@ -380,4 +383,7 @@ def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAUL
     if data_out is not None:
         write_text_atomic(Path(data_out), data.to_csv(index=False, float_format="%.6g"))
         paths.append(Path(data_out))
+    if html_out is not None:
+        write_text_atomic(Path(html_out), markdown_to_html(text, "Findings"))
+        paths.append(Path(html_out))
     return paths

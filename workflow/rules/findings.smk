@@ -1,22 +1,23 @@
 # FINDINGS.md: the paper's claims against the evidence of the runs (both protocols), with a verdict
-# from the rule stated on the page; its numbers in aggregate/findings.csv. Built from the run records,
-# never by hand.
+# from the rule stated on the page; its numbers in aggregate/findings.csv and the page as HTML for the
+# Snakemake report. Built from the run records, never by hand.
 
 
 rule findings:
     input:
         table=rules.aggregate_runs.output.table,
     output:
-        page=report(
-            f"{RESULTS}/FINDINGS.md",
+        page=f"{RESULTS}/FINDINGS.md",
+        data=f"{RESULTS}/aggregate/findings.csv",
+        html=report(
+            f"{RESULTS}/report/findings.html",
             caption="../report/findings.rst",
             category="Findings",
         ),
-        data=f"{RESULTS}/aggregate/findings.csv",
     log:
         f"{RESULTS}/logs/findings.log",
     conda:
         "../../environment.yml"
     shell:
         "fairbench report findings --collected {input.table:q} --out {output.page:q} --csv {output.data:q} "
-        "> {log:q} 2>&1"
+        "--html {output.html:q} > {log:q} 2>&1"
