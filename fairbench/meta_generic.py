@@ -5,11 +5,13 @@ point theta'(0) = theta - lr (m buf + wd theta) (:func:`fairbench.optim.lookahea
 
     G[c, j] = dL_c(theta'(eps)) / d eps_j |_{eps=0} = -lr < grad L_c(theta'(0)), grad CE_j(theta) >,
 
-exact for SGD with momentum and weight decay because theta'(eps) is linear in eps. One reverse pass
-(``vjp``) at theta'(0) gives the K cell gradients grad L_c (``vmap`` over the rows of the cell-averaging
-matrix); one forward-mode pass (``jvp``) at theta per cell gives the K rows of G as directional
-derivatives of the per-sample training losses. Nothing assumes per-sample independence inside the
-model: G is the exact Jacobian-vector product of the loss vector.
+exact for SGD with momentum and weight decay because theta'(eps) is linear in eps. One forward pass
+of the validation rows at theta'(0) and K reverse passes through it give the K cell gradients
+grad L_c (plain autograd: ``torch.func.vjp`` imports ``torch._dynamo`` on first use, 3-5 s per
+process; functorch's dropout under ``vmap`` does too, so only dropout-free models avoid it); one
+forward-mode pass (``jvp``, vmapped over the cells) at theta per cell gives the K rows of G as
+directional derivatives of the per-sample training losses. Nothing assumes per-sample independence
+inside the model: G is the exact Jacobian-vector product of the loss vector.
 
 Dropout follows the reference: every pass (look-ahead training pass, validation pass, real step)
 runs in training mode with its own fresh mask. A pass draws its masks from torch's global generator
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, jvp, vjp, vmap
+from torch.func import functional_call, jvp, vmap
 
 from fairbench.meta import Hypergradients, ValidationSet, meta_loss_per_example
 from fairbench.optim import Params, SGDConfig, lookahead_base
@@ -80,12 +82,13 @@ def hypergradients_generic(model: FunctionalModel, params: Params, momentum_buf:
     with torch.no_grad():
         base = lookahead_base(params, momentum_buf, opt)
 
-    def val_losses(p: Params) -> Tensor:
-        return meta_loss_per_example(model(p, val.x, train=True), val.y)
-
-    with seeded(val_seed, device):
-        losses, pullback = vjp(val_losses, base)
-    (cell_grads,) = vmap(pullback)(val.cell_mean.to(losses.dtype))  # tuple of (K, ...) tensors
+    with seeded(val_seed, device), torch.enable_grad():
+        live = tuple(p.requires_grad_(True) for p in base)
+        losses = meta_loss_per_example(model(live, val.x, train=True), val.y)
+        cell = val.cell_mean.to(losses.dtype) @ losses
+    rows = [torch.autograd.grad(cell[c], live, retain_graph=c + 1 < val.n_cells, materialize_grads=True)
+            for c in range(val.n_cells)]
+    cell_grads = tuple(torch.stack(parts) for parts in zip(*rows, strict=True))  # (K, ...) per parameter
 
     def train_losses(p: Params) -> Tensor:
         return F.cross_entropy(model(p, x, train=True), y, reduction="none")
