@@ -84,3 +84,23 @@ def test_degenerate_methods_are_marked_and_never_bold(flagged: pd.DataFrame) -> 
     counts = degenerate_table(flagged, counts={})
     assert counts.name == "degenerate_runs"
     assert counts.data.set_index("method").loc["erm", "n_constant"] == 3
+
+
+def test_every_table_marks_degenerate_methods(flagged: pd.DataFrame, tmp_path: Path) -> None:
+    from fairbench.reports.stats import improvement_probabilities, paired_tests
+    from fairbench.reports.tables import alignment_table, improvement_table, paired_tests_table
+
+    frame = collect_runs(Path(flagged["run_dir"].iloc[0]).parents[5])
+    alignment = alignment_table(frame, "paper", methods=("ltr", "nbs_ltr", "forml", "nbs_forml"), flagged=flagged)
+    assert {row[1].text for row in alignment.rows} >= {"LtR", "NBS+LtR"}
+    flagged = flagged.copy()
+    flagged.loc[(flagged["method"] == "ltr") & (flagged["seed"] == 0), ["degenerate", "degenerate_reason"]] = \
+        (True, "chance")  # one degenerate seed of a compared method
+    alignment = alignment_table(frame, "paper", methods=("ltr", "nbs_ltr"), flagged=flagged)
+    assert "LtR ‡ 1/3" in {row[1].text for row in alignment.rows}
+    tests = paired_tests_table(paired_tests(flagged, ["auc"]), flagged=flagged)
+    assert any(row[4].text == "NBS+LtR vs LtR ‡ 1/3" for row in tests.rows)
+    assert any("‡" in line for line in tests.legend)
+    poi = improvement_table(improvement_probabilities(flagged, {}, n_boot=100), flagged=flagged)
+    texts = [row[3].text for row in poi.rows]
+    assert "NBS+LtR vs LtR ‡ 1/3" in texts and "NBS+FORML vs FORML" in texts

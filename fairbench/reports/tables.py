@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from fairbench.io import write_text_atomic, write_with_atomic
-from fairbench.reports.bootstrap import CI_KINDS, CellCounts, load_selected_counts
+from fairbench.reports.bootstrap import (CI_KINDS, CellCounts, key_rng, load_selected_counts, percentile_ci,
+                                         seed_bootstrap)
 from fairbench.reports.collect import CONFIG_KEYS, failed_runs, prefer_experiments
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate
 from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, main_methods, method_label, method_order,
                                       metric_label, setting_label, setting_order, split_method)
-from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_mean_std, fmt_p, write_table
+from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_p, write_table
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.stats import (NBS_PAIRS, POI_METRICS, bootstrap_summary, improvement_probabilities,
                                      paired_tests)
@@ -98,6 +99,20 @@ def _evidence(selected: pd.DataFrame, counts: Mapping[str, CellCounts] | None) -
     counts = load_selected_counts(selected) if counts is None else dict(counts)
     flagged = selected if "degenerate" in selected.columns else flag_degenerate(selected, counts)
     return flagged, counts
+
+
+def _degenerate_lookup(flagged: pd.DataFrame | None, by: Sequence[str]) -> dict[tuple, tuple[int, int]]:
+    """(values of ``by``) -> (degenerate runs, runs) for groups with a degenerate run; empty without flags."""
+    if flagged is None or "degenerate" not in flagged.columns or flagged.empty:
+        return {}
+    counts = degenerate_counts(flagged, by=by)
+    return {tuple(r[k] for k in by): (int(r["n_degenerate"]), int(r["n_runs"]))
+            for r in counts.to_dict("records") if r["n_degenerate"]}
+
+
+def _marked(label: str, found: tuple[int, int] | None) -> str:
+    """``"ERM ‡ 3/5"`` when ``found`` = (3, 5) degenerate runs, else the label."""
+    return f"{label} {DEGENERATE_MARK} {found[0]}/{found[1]}" if found else label
 
 
 def _ci_legend(summary: pd.DataFrame) -> str:
@@ -233,13 +248,17 @@ def _stage1_rows(frame: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNMENT_WINDOW,
-                    methods: Sequence[str] = META_METHODS, experiments: Sequence[str] = MAIN_EXPERIMENTS) -> Table:
+                    methods: Sequence[str] = META_METHODS, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                    flagged: pd.DataFrame | None = None) -> Table:
     """Bargaining success in stage 1 (docs/method.md §4, §7): per setting and meta method, the mean over the
     first min(stage-1 epochs, ``window``) epochs of the alignment rate, the applied-weight alignment
     rate, the NBS solvable rate, its complement (failure rate) and the failed batches per epoch;
     mean ± std over seeds. Stage-1 epochs are T - 1 under the paper protocol and T otherwise."""
     sub = _subset(frame, protocol=protocol, methods=methods, experiments=experiments, what="alignment table")
     rows_in = _stage1_rows(sub, window)
+    degenerate = _degenerate_lookup(
+        None if flagged is None else _subset(flagged, protocol=protocol, methods=methods, experiments=experiments),
+        ("setting", "method"))
     columns = {"alignment_rate": "Alignment rate", "applied_alignment_rate": "Applied alignment",
                "nbs_solvable_rate": "NBS solvable rate", "nbs_failure_rate": "NBS failure rate",
                "nbs_failures": "NBS failures / epoch"}
@@ -254,24 +273,33 @@ def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNME
         for method in method_order(per_run.loc[per_run["setting"] == setting, "method"]):
             group = per_run[(per_run["setting"] == setting) & (per_run["method"] == method)]
             epochs = int(group["window_epochs"].max())
-            row = [Cell(setting_label(setting)), Cell(method_label(method)), Cell(str(epochs))]
+            row = [Cell(setting_label(setting)), Cell(_marked(method_label(method), degenerate.get((setting, method)))),
+                   Cell(str(epochs))]
             record: dict[str, object] = {"setting": setting, "method": method, "window_epochs": epochs,
                                          "n_seeds": int(group["seed"].nunique())}
             for column in columns:
                 values = group[column] if column in group else pd.Series(dtype=float)
                 mean = float(values.mean()) if values.notna().any() else float("nan")
                 std = float(values.std(ddof=1)) if values.notna().sum() > 1 else float("nan")
-                row.append(Cell(fmt_mean_std(mean, std)))
-                record.update({f"{column}_mean": mean, f"{column}_std": std})
+                low, high = (percentile_ci(seed_bootstrap(values.to_numpy(dtype=float),
+                                                          rng=key_rng(0, "alignment", protocol, setting, method,
+                                                                      column)))
+                             if values.notna().sum() > 1 else (float("nan"), float("nan")))
+                row.append(Cell(fmt_mean_ci(mean, low, high)))
+                record.update({f"{column}_mean": mean, f"{column}_std": std, f"{column}_ci_low": low,
+                               f"{column}_ci_high": high})
             rows.append(row)
             records.append(record)
     legend = [f"Per run, the mean over the first min(stage-1 epochs, {window}) epochs (column 'Epochs'): epochs "
               "with stage = 1 for NBS and other two-stage methods, the same range for one-stage ones; then "
-              f"mean ± std (ddof=1) over {_seed_note(sub)}.",
+              f"mean [95 % CI: bootstrap over seeds] over {_seed_note(sub)} (std, ddof=1, in the CSV).",
               "Alignment: share of batches whose direction improves every cell to first order (d · g_c > 0 "
               "for every cell c); applied: the same test on the clipped, normalised weights.",
               "NBS solvable: share of batches where a Nash bargaining solution exists (failure rate = 1 - "
               "solvable); for one-stage methods a probe solver checks the same batches."]
+    if degenerate:
+        legend.append(f"{DEGENERATE_MARK} k/n: k of the n seeds are degenerate at the selected epoch (see "
+                      "degenerate_runs).")
     return Table(name=f"alignment_{protocol}", title=f"Bargaining success in stage 1, {protocol} protocol",
                  header=["Setting", "Method", "Epochs", *columns.values()], rows=rows, legend=legend,
                  data=pd.DataFrame(records))
@@ -285,8 +313,21 @@ def _experiment_label(row: pd.Series) -> str:
     return f"{row['experiment']} (T={T}, k={int(row['val_per_cell'])})"
 
 
-def paired_tests_table(tests: pd.DataFrame) -> Table:
-    """Raw and Holm-corrected p-values of every NBS-vs-one-stage paired test (all experiments)."""
+RUN_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
+
+
+def _pair_label(r: pd.Series | tuple, degenerate: dict[tuple, tuple[int, int]]) -> str:
+    """``"NBS+LtR vs LtR ‡ 2/5"``: the comparison with each side's degenerate count."""
+    values = r._asdict() if hasattr(r, "_asdict") else dict(r)
+    key = tuple(values[k] for k in RUN_KEYS if k != "method")
+    sides = [_marked(method_label(values[m]), degenerate.get((*key[:3], values[m], *key[3:])))
+             for m in ("method", "baseline")]
+    return " vs ".join(sides)
+
+
+def paired_tests_table(tests: pd.DataFrame, *, flagged: pd.DataFrame | None = None) -> Table:
+    """Raw and Holm-corrected p-values of every NBS-vs-one-stage paired test (all experiments); with
+    ``flagged`` (selected runs with degenerate flags) each side names its degenerate seeds."""
     if tests.empty:
         raise MissingInputError("no paired tests: need an NBS variant and its one-stage counterpart "
                                 f"({', '.join(f'{a}/{b}' for a, b in NBS_PAIRS.items())}) in one setting")
@@ -296,11 +337,12 @@ def paired_tests_table(tests: pd.DataFrame) -> Table:
                         _s=tests["setting"].map(settings), _m=tests["method"].map(order))
     data = data.sort_values(["_e", "bargain_epochs", "val_per_cell", "protocol", "metric", "_s", "_m"])
     data = data.drop(columns=["_e", "_s", "_m"]).reset_index(drop=True)
+    degenerate = _degenerate_lookup(flagged, RUN_KEYS)
     rows = []
     for _, r in data.iterrows():
         rows.append([Cell(_experiment_label(r)), Cell(str(r["protocol"])), Cell(metric_label(r["metric"])),
                      Cell(setting_label(r["setting"])),
-                     Cell(f"{method_label(r['method'])} vs {method_label(r['baseline'])}"), Cell(str(int(r["n"]))),
+                     Cell(_pair_label(r, degenerate)), Cell(str(int(r["n"]))),
                      Cell("–" if np.isnan(r["mean_diff"]) else f"{r['mean_diff']:+.4f}"), Cell(fmt_p(r["p_value"])),
                      Cell(fmt_p(r["p_holm"]), bold=bool(r["significant"]),
                           mark=SIGNIFICANCE_MARK if r["significant"] else ""),
@@ -308,6 +350,9 @@ def paired_tests_table(tests: pd.DataFrame) -> Table:
     legend = [f"Paired {_test_name(data)} over seeds (paired by seed); difference = NBS variant - one-stage.",
               "Holm-Bonferroni correction within each (experiment, protocol, metric) family; "
               f"{SIGNIFICANCE_MARK} and bold: corrected p < 0.05. '–': no test (see note)."]
+    if degenerate:
+        legend.append(f"{DEGENERATE_MARK} k/n: k of that method's n seeds are degenerate at the selected epoch "
+                      "(see degenerate_runs).")
     return Table(name="paired_tests", title="NBS variants vs their one-stage counterparts",
                  header=["Experiment", "Protocol", "Metric", "Setting", "Comparison", "n", "Mean diff.", "p",
                          "p (Holm)", "Note"],
@@ -390,9 +435,11 @@ def degenerate_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAI
                  rows=rows, legend=legend, data=pd.DataFrame(records), align="lllccccc")
 
 
-def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS) -> Table:
+def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                      flagged: pd.DataFrame | None = None) -> Table:
     """P(NBS variant better than its one-stage counterpart) with 95 % bootstrap intervals, per setting and
-    aggregated over settings (Agarwal et al. 2021), from :func:`~fairbench.reports.stats.improvement_probabilities`."""
+    aggregated over settings (Agarwal et al. 2021), from :func:`~fairbench.reports.stats.improvement_probabilities`;
+    with ``flagged`` each per-setting comparison names its degenerate seeds."""
     data = poi[poi["experiment"].isin(list(experiments))] if "experiment" in poi else poi
     if data.empty:
         raise MissingInputError("no probability of improvement: need an NBS variant and its one-stage counterpart "
@@ -404,11 +451,13 @@ def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EX
     data = data.assign(_s=data["setting"].map(settings), _m=data["method"].map(methods),
                        _k=data["metric"].map(metrics))
     data = data.sort_values(["protocol", "_k", "_s", "_m"]).drop(columns=["_s", "_m", "_k"]).reset_index(drop=True)
+    degenerate = _degenerate_lookup(flagged, RUN_KEYS)
     rows = []
     for r in data.itertuples(index=False):
         better = "higher" if POI_METRICS.get(r.metric, True) else "lower"
         comparison = ("all NBS variants vs their one-stage counterparts" if r.method == "all"
-                      else f"{method_label(r.method)} vs {method_label(r.baseline)}")
+                      else f"{method_label(r.method)} vs {method_label(r.baseline)}" if r.setting == "all"
+                      else _pair_label(r, degenerate))
         setting = f"all ({r.n_settings} settings)" if r.setting == "all" else setting_label(r.setting)
         sure = r.ci_low > 0.5 or r.ci_high < 0.5
         rows.append([Cell(str(r.protocol)), Cell(f"{metric_label(r.metric)} ({better} is better)"), Cell(setting),
@@ -427,6 +476,9 @@ def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EX
               "Relative change of the seed means: (NBS - one-stage) / one-stage, sign flipped for Max-gAUCD, so "
               "positive = NBS better.",
               "n: seeds both methods ran (minimum over settings for 'all' rows)."]
+    if degenerate:
+        legend.append(f"{DEGENERATE_MARK} k/n: k of that method's n seeds are degenerate at the selected epoch "
+                      "(see degenerate_runs).")
     return Table(name="improvement", title="Probability of improvement: NBS variants vs one-stage counterparts",
                  header=["Protocol", "Metric", "Setting", "Comparison", "n", "P(improvement) [95 % CI]",
                          "Relative change [95 % CI]", "CI resamples"],
@@ -468,10 +520,11 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
     for protocol in sorted(selected["protocol"].unique()):
         attempt(f"main_{protocol}", lambda p=protocol: main_table(selected, p, tests=tests, experiments=experiments,
                                                                   counts=counts))
-        attempt(f"alignment_{protocol}", lambda p=protocol: alignment_table(frame, p, experiments=experiments))
+        attempt(f"alignment_{protocol}", lambda p=protocol: alignment_table(frame, p, experiments=experiments,
+                                                                            flagged=selected))
     attempt("comparisons", lambda: comparisons_table(selected, experiments=experiments, counts=counts))
-    attempt("paired_tests", lambda: paired_tests_table(tests))
-    attempt("improvement", lambda: improvement_table(poi, experiments=experiments))
+    attempt("paired_tests", lambda: paired_tests_table(tests, flagged=selected))
+    attempt("improvement", lambda: improvement_table(poi, experiments=experiments, flagged=selected))
     attempt("degenerate_runs", lambda: degenerate_table(selected, experiments=experiments, counts=counts))
     attempt("protocols", lambda: protocols_table(selected, experiments=experiments, counts=counts))
     summary = bootstrap_summary(selected, [m for m in selected.columns if m in HIGHER_IS_BETTER], counts)
