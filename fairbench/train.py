@@ -257,15 +257,17 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
     per epoch.
 
     ``manual_backprop=False`` takes the MLP's real-step gradients from autograd (same numbers, slower).
-    Data, weights and the shuffling and dropout generators live on ``device``; methods choose their
-    weights on the CPU (:meth:`fairbench.method.StepInputs.on_cpu`).
+    Weights, the validation and test rows and the shuffling and dropout generators live on ``device``;
+    the training rows stay on the CPU and move a batch at a time (a GPU then needs room for the model
+    and a batch, not the whole training set); methods choose their weights on the CPU
+    (:meth:`fairbench.method.StepInputs.on_cpu`).
     """
     device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
     configure_device(device)
     torch.set_num_threads(hp.threads)
     tr, va, te = data.train.to_torch(), data.val.to_torch(), data.test.to_torch()
     method.prepare(TrainingData(y=tr.y, group=tr.group, n_groups=data.n_groups))
-    tr, va = _on_device(tr, device), _on_device(va, device)
+    va = _on_device(va, device)  # the training rows stay on the CPU; each batch moves on its own
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     n_train, B = tr.y.shape[0], hp.batch_size
     n_batches = n_train // B
@@ -281,11 +283,12 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
                disable=not progress, leave=False)
     for epoch in bar:
         epoch_start = time.perf_counter()
-        perm = torch.randperm(n_train, generator=shuffle, device=device)
+        perm = torch.randperm(n_train, generator=shuffle, device=device).cpu()
         records = []
         for b in range(n_batches):
             idx = perm[b * B:(b + 1) * B]
-            records.append(trainer.step(tr.X[idx], tr.y[idx], tr.group[idx], epoch, b))
+            x, y, group = (t[idx].to(device, non_blocking=True) for t in (tr.X, tr.y, tr.group))
+            records.append(trainer.step(x, y, group, epoch, b))
         row = _epoch_row(epoch, records, data.cell_names)
         row.update(_evaluate(trainer.logits, test_x, te.y, te.group, data.group_names, labels_out=test_labels))
         row.update(_evaluate(trainer.logits, va.X, va.y.cpu(), va.group.cpu(), data.group_names, prefix="val_"))
