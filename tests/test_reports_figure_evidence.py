@@ -117,3 +117,24 @@ def test_alignment_figure_draws_the_applied_rate_and_names_coinciding_variants(t
     assert figures.nbs_stage1_identical(diverged) == (2, 3)
     figures.curves_figure(diverged, "adult-sex", "standard", tmp_path)
     assert "identical through epoch 2 of the 3 stage-1 epochs" in _texts(captured[-1])
+
+
+def test_alignment_and_ablation_figures_name_degenerate_seeds(tmp_path: Path, captured: list[Figure]) -> None:
+    write_grid(tmp_path, settings=["adult-sex"], methods=["ltr", "nbs_ltr"], protocols=["standard"], seeds=range(3),
+               epochs=6, bargain_epochs=3)
+    for T in (0, 6):
+        write_grid(tmp_path, settings=["adult-sex"], methods=["nbs_ltr"], protocols=["standard"], seeds=range(3),
+                   epochs=6, bargain_epochs=T, experiment_dir="ablation_T")
+    frame = collect_runs(tmp_path)
+    flagged = figures.flag_degenerate(select_epochs(frame), {})
+    assert not flagged["degenerate"].any()
+    figures.alignment_figure(frame, "adult-sex", "standard", tmp_path, flagged=flagged)
+    assert "‡" not in _texts(captured[-1])
+    hit = (flagged["method"] == "ltr") & (flagged["seed"] == 0) & (flagged["experiment"] == "main")
+    flagged.loc[hit, ["degenerate", "degenerate_reason"]] = (True, "constant")
+    figures.alignment_figure(frame, "adult-sex", "standard", tmp_path, flagged=flagged)
+    assert "LtR ‡ 1/3 degenerate" in _texts(captured[-1])
+    hit = (flagged["method"] == "nbs_ltr") & (flagged["bargain_epochs"] == 0)
+    flagged.loc[hit, ["degenerate", "degenerate_reason"]] = (True, "chance")
+    figures.ablation_figure(flagged, "adult-sex", "standard", tmp_path, kind="T")
+    assert "NBS+LtR ‡ 3/9 degenerate" in _texts(captured[-1])

@@ -124,10 +124,14 @@ def _coincide_note(frame: pd.DataFrame) -> str:
     return f"{names} are identical through epoch {upto} of the {end} stage-1 epochs: their curves overlap there"
 
 
-def _degenerate_labels(flagged: pd.DataFrame | None, setting: str, protocol: str) -> dict[str, str]:
-    """Legend labels with the degenerate mark and count: method -> "ERM ‡ 3/5 degenerate"."""
+def _degenerate_labels(flagged: pd.DataFrame | None, setting: str, protocol: str,
+                       experiments: Sequence[str] | None = MAIN_EXPERIMENTS) -> dict[str, str]:
+    """Legend labels with the degenerate mark and count: method -> "ERM ‡ 3/5 degenerate" (runs of
+    ``experiments``, all when None)."""
     if flagged is None or "degenerate" not in flagged.columns:
         return {}
+    if experiments is not None:
+        flagged = prefer_experiments(flagged, experiments)
     sub = flagged[(flagged["setting"] == setting) & (flagged["protocol"] == protocol)]
     if sub.empty:
         return {}
@@ -198,18 +202,19 @@ ALIGNMENT_PANELS = {"alignment_rate": "Before clipping: direction d aligned with
 
 
 def alignment_figure(frame: pd.DataFrame, setting: str, protocol: str, out_dir: str | Path, *,
-                     methods: Sequence[str] = META_METHODS) -> list[Path]:
+                     methods: Sequence[str] = META_METHODS, flagged: pd.DataFrame | None = None) -> list[Path]:
     """Bargaining success over epochs for the meta methods: the alignment rate of the direction and of the
     clipped weights actually applied (the share of batches improving every validation cell to first order);
     the NBS solvable rate is stated in the title."""
     runs = _runs_for(frame, setting, protocol, methods)
     order = method_order(runs["method"])
     metrics = [m for m in ALIGNMENT_PANELS if m in runs and runs[m].notna().any()]
+    labels = _degenerate_labels(flagged, setting, protocol)
     if not metrics:
         raise ValueError(f"no alignment diagnostics for {setting} ({protocol})")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.0), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        _band_plot(ax, runs, metric, order)
+        _band_plot(ax, runs, metric, order, labels)
         _mark_bargaining(ax, _stage1_end(runs))
         ax.set(xlabel="Epoch", ylabel="Share of batches", title=ALIGNMENT_PANELS[metric], ylim=(-0.03, 1.03))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -335,6 +340,7 @@ def ablation_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.0 * len(metrics), 3.9), squeeze=False)
     order = method_order(runs["method"])
     width = 0.3 / max(len(order), 1)
+    labels = _degenerate_labels(runs, setting, protocol, experiments=None)
     for ax, metric in zip(axes[0], metrics):
         for j, method in enumerate(order):
             points = []
@@ -346,7 +352,8 @@ def ablation_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
             x = x + (j - (len(order) - 1) / 2) * width
             style = method_style(method)
             ax.errorbar(x, mean, yerr=np.abs([mean - low, high - mean]), color=style["color"],
-                        linestyle=style["linestyle"], marker=style["marker"], capsize=3, label=style["label"])
+                        linestyle=style["linestyle"], marker=style["marker"], capsize=3,
+                        label=labels.get(method, style["label"]))
         ax.set_xticks(range(len(values)), ticks)
         ax.set(xlabel=xlabel, ylabel=metric_label(metric), title=metric_label(metric))
         ax.grid(alpha=0.3)
@@ -382,7 +389,8 @@ def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | 
                 jobs.append(("tradeoff", lambda s=setting, p=protocol: tradeoff_figure(selected, s, p, out_dir,
                                                                                        counts=counts)))
             if methods & set(META_METHODS):
-                jobs.append(("alignment", lambda s=setting, p=protocol: alignment_figure(frame, s, p, out_dir)))
+                jobs.append(("alignment", lambda s=setting, p=protocol: alignment_figure(frame, s, p, out_dir,
+                                                                                         flagged=selected)))
             for kind, (experiment, _, _) in ABLATIONS.items():
                 if (here["experiment"] == experiment).any():
                     jobs.append((experiment, lambda s=setting, p=protocol, k=kind:
