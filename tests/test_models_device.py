@@ -139,3 +139,18 @@ def test_bench_device_times_the_fast_and_generic_steps(monkeypatch, capsys) -> N
 def test_bench_device_cuda_without_gpu_exits_2(no_gpu, capsys) -> None:
     assert main(["bench", "--device", "cuda"]) == 2
     assert "no CUDA GPU is available" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("method", ["erm", "ltr", "nbs_ltr"])
+def test_cuda_trains_resnet18_and_repeats_exactly(method: str) -> None:
+    """ResNet-18 on tiny images (one batch per epoch; its early epochs jump, so only the first and last
+    epoch are compared, and two CUDA runs must agree to the bit)."""
+    hp = HyperParams(lr=2e-4, dropout=0.1, batch_size=32, epochs=5, bargain_epochs=2, val_per_cell=2,
+                     model="resnet18")
+    data = image_split(n_train=32)
+    first, second = _rows(data, hp, "cuda", method), _rows(data, hp, "cuda", method)
+    assert np.isfinite(first["train_loss"]).all() and first["train_loss"].iloc[-1] < first["train_loss"].iloc[0]
+    pd.testing.assert_frame_equal(first.drop(columns="epoch_seconds"), second.drop(columns="epoch_seconds"),
+                                  check_exact=True)
