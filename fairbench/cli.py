@@ -40,7 +40,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     for f in fields(HyperParams):
         kind = {"float": float, "int": int, "str": str}[str(f.type)]
         hp.add_argument(f"--{f.name.replace('_', '-')}", dest=f"hp_{f.name}", type=kind, default=None,
-                        help=f"model by name: {'|'.join(MODEL_NAMES)} (default mlp)" if f.name == "model" else None)
+                        help=f"model by name: {'|'.join(MODEL_NAMES)} (default: the setting's; mlp for "
+                             "tabular settings)" if f.name == "model" else None)
     hp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any hyper-parameter")
     p.set_defaults(func=_run_train)
 
