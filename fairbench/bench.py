@@ -159,7 +159,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--breakdown", action="store_true", help="also time each part of a step alone")
     p.add_argument("--device", default=None, metavar="cpu|cuda|auto",
                    help="instead: ms per step on the CPU and on this device (fast and generic paths; "
-                        "fairbench/bench_device.py)")
+                        "fairbench/bench_device.py); without it, a machine with a GPU gets that table after "
+                        "the usual one")
     p.add_argument("--model", default=None, help="with --device: time this model (default: the setting's)")
     p.set_defaults(func=_run)
 
@@ -187,6 +188,10 @@ def _run(args: argparse.Namespace) -> int:
             for label, ms in step_breakdown(setting, prepared_dir=args.prepared, repeats=args.repeats,
                                             warmup=args.warmup):
                 print(f"  {label:<36} {ms:>7.3f}")
+    if torch.cuda.is_available():  # where a GPU exists, its step times too
+        print()
+        args.device = "cuda"
+        return _run_device(args)
     return 0
 
 
