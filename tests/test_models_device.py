@@ -154,3 +154,16 @@ def test_cuda_trains_resnet18_and_repeats_exactly(method: str) -> None:
     assert np.isfinite(first["train_loss"]).all() and first["train_loss"].iloc[-1] < first["train_loss"].iloc[0]
     pd.testing.assert_frame_equal(first.drop(columns="epoch_seconds"), second.drop(columns="epoch_seconds"),
                                   check_exact=True)
+
+
+def test_bench_adds_the_device_table_where_a_gpu_exists(monkeypatch, capsys) -> None:
+    from fairbench import bench, bench_device, device
+
+    asked: list[str] = []
+    monkeypatch.setattr(bench, "bench_setting", lambda s, **k: [("n_cells", 4.0)])
+    monkeypatch.setattr(bench, "report", lambda results: "usual table")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device, "resolve_device", lambda name: asked.append(name) or torch.device("cpu"))
+    monkeypatch.setattr(bench_device, "step_times", lambda s, devices, **k: [])
+    assert main(["bench", "--settings", "adult-sex"]) == 0
+    assert asked == ["cuda"] and capsys.readouterr().out.startswith("usual table\n\nsetting")
