@@ -164,3 +164,29 @@ def test_settings_with_different_reference_hyperparameters_pool_together() -> No
     per_T = pooled[pooled["experiment"] == "ablation_T"].set_index("bargain_epochs")
     assert per_T.loc[0, "n_settings"] == 2  # T = 0 in both settings: one family
     assert per_T.loc[3, "n_settings"] == 1 and per_T.loc[7, "n_settings"] == 1
+
+
+def test_joint_row_bootstrap_covers_the_mean_when_seeds_share_one_test_set() -> None:
+    """Every seed scores the same test rows (the paper protocol): rows that are hard for one seed are hard
+    for all. The joint row bootstrap covers the expected AUC at about the nominal rate; seeds alone do not."""
+    rng = np.random.default_rng(7)
+    p_cell = np.array([0.7, 0.8, 0.6, 0.9])  # cells (g0,y0), (g0,y1), (g1,y0), (g1,y1)
+    truth = float((0.9 * p_cell + 0.1 * (1 - p_cell)).mean())  # each seed flips 10 % of the rows
+    n_seeds, n_cell, reps = 6, 12, 200
+    y, group = np.tile(np.repeat([0, 1], n_cell), 2), np.repeat([0, 1], 2 * n_cell)
+    covered_joint = covered_seeds = 0
+    for _ in range(reps):
+        base = rng.random(y.size) < p_cell[2 * group + y]
+        units = []
+        for _ in range(n_seeds):
+            right = np.where(rng.random(y.size) < 0.1, ~base, base)
+            c = counts_from_predictions(y, group, np.where(right, y, 1 - y), 2)
+            units.append(CellCounts(c.correct, c.total, c.right, c.cell, split="one-test-set"))
+        idx = rng.integers(0, n_seeds, size=(500, n_seeds))
+        lo, hi = percentile_ci(metrics_from_counts(*resample_counts(units, idx, rng))["auc"].mean(axis=1))
+        covered_joint += lo <= truth <= hi
+        values = np.array([float(metrics_from_counts(u.correct, u.total)["auc"]) for u in units])
+        lo, hi = percentile_ci(seed_bootstrap(values, n_boot=500, rng=rng))
+        covered_seeds += lo <= truth <= hi
+    assert 0.9 <= covered_joint / reps <= 0.995, covered_joint / reps
+    assert covered_seeds / reps < 0.6  # the seeds' spread misses the shared test-set noise
