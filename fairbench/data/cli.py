@@ -91,7 +91,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for spec in all_settings():
         dataset = get_dataset(spec.dataset)
         image = image_setting(spec.name)  # image sources: bundled digits, or a local CelebA folder
-        present = image.available(args.data_dir) if image is not None else is_cached(spec.dataset, args.data_dir)
+        present = image.available(args.data_dir, None) if image is not None else is_cached(spec.dataset, args.data_dir)
         cached = "yes" if present else "no"
         sizes = (dataset.n_rows, spec.n_groups, spec.n_cells, spec.n_features)
         origin = "-" if spec.origin == "built-in" else _short(spec.origin)
@@ -130,9 +130,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Prepare one setting (or all) and print the Parquet paths."""
+    """Prepare one setting (or all) and print the Parquet paths. ``all`` skips, with a note, an image
+    setting whose source is not at hand (CelebA cannot be downloaded)."""
     names = list_settings() if args.setting == "all" else [args.setting]
     for name in names:
+        image = image_setting(name)
+        if args.setting == "all" and image is not None and not image.available(args.data_dir, args.mirror):
+            print(f"skipped {name}: its source files are not at hand (README.md, \"Image tasks\")", file=sys.stderr)
+            continue
         path = prepare(name, args.out, data_dir=args.data_dir, mirror=args.mirror, base_url=args.base_url)
         print(path)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,8 @@ def test_a_listed_image_that_is_missing_is_an_error(pinned: Path) -> None:
     (lambda text: re.sub(r"(000003\.jpg\s+)-?1", r"\g<1>0", text), "line 5: expected a file name and 40 values"),
     (lambda text: text.replace("Young", "Old"), None),
 ])
-def test_malformed_attribute_lists_are_refused(fixture_dir: Path, edit, message) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_attribute_lists_are_refused(fixture_dir: Path, edit: Callable[[str], str],
+                                              message: str | None) -> None:
     path = fixture_dir / "list_attr_celeba.txt"
     path.write_text(edit(path.read_text()))
     files = CelebAFiles(fixture_dir)
@@ -174,8 +176,8 @@ def test_folder_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert celeba.resolve_root(tmp_path / "arg", mirror=mirror) == tmp_path / "arg"
 
 
-def test_data_list_says_whether_the_folder_is_there(fixture_dir: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_data_list_says_whether_the_folder_is_there(fixture_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from fairbench.cli import main
 
     def listed() -> dict[str, str]:
@@ -188,6 +190,24 @@ def test_data_list_says_whether_the_folder_is_there(fixture_dir: Path, tmp_path:
     assert listed() == {"digits-colour": "yes", **{s.name: "no" for s in celeba.SETTINGS}}
     monkeypatch.setenv(celeba.CELEBA_DIR_ENV, str(fixture_dir))
     assert listed() == {"digits-colour": "yes", **{s.name: "yes" for s in celeba.SETTINGS}}
+
+
+def test_prepare_all_skips_celeba_without_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from fairbench.cli import main
+    from fairbench.data import cli as data_cli
+
+    monkeypatch.delenv(celeba.CELEBA_DIR_ENV, raising=False)
+    monkeypatch.delenv("FAIRBENCH_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(data_cli, "list_settings", lambda: ["digits-colour", "celeba_smiling-male"])
+    out = tmp_path / "prepared"
+    assert main(["data", "prepare", "all", "--out", str(out), "--data-dir", str(tmp_path / "cache")]) == 0
+    captured = capsys.readouterr()
+    assert "skipped celeba_smiling-male: its source files are not at hand" in captured.err
+    assert (out / "digits-colour.parquet").is_file() and not (out / "celeba_smiling-male.parquet").exists()
+    # named explicitly, the missing folder is an error naming the fix
+    assert main(["data", "prepare", "celeba_smiling-male", "--out", str(out), "--data-dir", str(tmp_path)]) == 2
+    assert celeba.CELEBA_DIR_ENV in capsys.readouterr().err
 
 
 def test_registered_settings_and_names() -> None:

@@ -34,7 +34,7 @@ class ImageSetting:
     ``build(data_dir=, mirror=) -> ImageTable`` builds the table from the source;
     ``prepare_to(out_dir, data_dir=, mirror=) -> Path`` writes it prepared;
     ``split(table, split=, test_with_replacement=, val_per_cell=) -> SplitData``;
-    ``available(data_dir) -> bool`` says whether the source files are at hand (``fairbench data list``).
+    ``available(data_dir, mirror) -> bool`` says whether the source files are at hand (``fairbench data list``).
     """
 
     spec: SettingSpec
@@ -42,7 +42,7 @@ class ImageSetting:
     prepare_to: Callable[..., Path]
     split: Callable[..., SplitData]
     build: Callable[..., ImageTable]
-    available: Callable[[PathLike | None], bool]
+    available: Callable[[PathLike | None, PathLike | None], bool]
 
 
 IMAGE_SETTINGS: dict[str, ImageSetting] = {}
@@ -71,7 +71,7 @@ def _digits() -> tuple[DatasetSpec, list[ImageSetting]]:
         prepare_to=lambda out_dir, **_: digits.prepare(out_dir),
         split=digits.load_split,
         build=lambda **_: digits.coloured_table(),
-        available=lambda data_dir: True,  # bundled with scikit-learn
+        available=lambda data_dir, mirror: True,  # bundled with scikit-learn
     )
     return dataset, [setting]
 
@@ -90,7 +90,8 @@ def _celeba_setting(option: celeba.CelebASetting) -> ImageSetting:
         prepare_to=option.prepare,
         split=option.load_split,
         build=lambda **kw: option.build_table(**kw),
-        available=lambda data_dir: celeba.files_present(celeba.CelebAFiles(celeba.resolve_root(data_dir=data_dir))),
+        available=lambda data_dir, mirror: celeba.files_present(
+            celeba.CelebAFiles(celeba.resolve_root(data_dir=data_dir, mirror=mirror))),
     )
 
 

@@ -178,7 +178,8 @@ def read_annotations(files: CelebAFiles) -> Annotations:
                                          problem=f"its images differ from those of {ATTRIBUTES_FILE}"))
     bad = [i for i, r in enumerate(part_rows) if len(r) != 2 or r[1] not in ("0", "1", "2")]
     if bad:
-        raise FrameError(BAD_FILE.format(path=files.partition, line=bad[0] + 1, problem="expected a file name and 0, 1 or 2"))
+        raise FrameError(BAD_FILE.format(path=files.partition, line=bad[0] + 1,
+                                         problem="expected a file name and 0, 1 or 2"))
     partition = np.array([int(r[1]) for r in part_rows], dtype=np.int64)
     return Annotations(files=names_in_order, names=names, values=values, partition=partition)
 
