@@ -11,6 +11,7 @@ model is one of its hyper-parameters (``cnn`` for the digits, ``resnet18`` for C
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ def _digits() -> tuple[DatasetSpec, list[ImageSetting]]:
     spec = SettingSpec(name=digits.SETTING, dataset=digits.DATASET,
                        group=GroupSpec("colour", names=digits.GROUP_NAMES, values=(0, 1)),
                        paper_split=None, val_per_cell=digits.VAL_PER_CELL, test_fraction=None,
-                       n_features=128, test_per_cell=digits.TEST_PER_CELL, test_replacement=True,
+                       n_features=math.prod(digits.INPUT_SHAPE), test_per_cell=digits.TEST_PER_CELL, test_replacement=True,
                        hyperparams=digits.HYPERPARAMS, display_name="Coloured digits (colour)")
     setting = ImageSetting(
         spec=spec, input_shape=digits.INPUT_SHAPE,
