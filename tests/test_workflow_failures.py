@@ -19,10 +19,10 @@ pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def _config(results: Path) -> dict:
+def _config(results: Path, mirror: Path) -> dict:
     ok = {"protocols": ["standard"], "settings": ["titanic-sex"], "methods": ["erm", "nbs_ltr"]}
     return {
-        "results_dir": str(results), "seeds": [0, 1], "overrides": {"epochs": 2},
+        "results_dir": str(results), "seeds": [0, 1], "overrides": {"epochs": 2}, "data": {"mirror": str(mirror)},
         "wandb": {"mode": "disabled", "project": "fairbench-test"}, "threads_per_job": 1,
         "experiments": {
             "main": ok,
@@ -46,9 +46,12 @@ def failing_run(mirror: Path, tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("failing")
     results = base / "with space" / "results"
     configfile = base / "config with space.yaml"
-    configfile.write_text(yaml.safe_dump(_config(results)))
-    env = dict(os.environ, FAIRBENCH_DATA_MIRROR=str(mirror), WANDB_MODE="disabled",
+    spaced_mirror = base / "raw files"  # the mirror named in the config, through a path with a space
+    spaced_mirror.symlink_to(mirror, target_is_directory=True)
+    configfile.write_text(yaml.safe_dump(_config(results, spaced_mirror)))
+    env = dict(os.environ, WANDB_MODE="disabled",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("FAIRBENCH_DATA_MIRROR", None)  # the data comes through the configured mirror only
     done = _run(configfile, env=env)
     return results, configfile, env, done
 
