@@ -39,35 +39,13 @@ include: "workflow/rules/findings.smk"
 
 # run on the submit host under a cluster executor: downloads (compute nodes often have no internet) and
 # the small report steps (each would cost a cluster job and a status poll)
-localrules: fetch_dataset, aggregate_runs, tables, tables_html, figures, synthetic_figure, log_report_to_wandb, findings, check_runs,
-    runs_recorded
-
-
-# Every run of the configuration has a record (so that a missing or deleted run is trained even when
-# the tables already exist). A rule of its own, with a one-line message: the runs are not listed in the
-# job lines, nor in the error report of the check below.
-rule runs_recorded:
-    input:
-        runs=run_files(JOBS, "run.json"),
-    output:
-        flag=f"{RESULTS}/logs/runs_recorded.txt",
-    message:
-        "every run of the configuration has a record ({params.n} runs)"
-    params:
-        n=lambda wc, input: len(input.runs),
-    log:
-        f"{RESULTS}/logs/runs_recorded.log",
-    conda:
-        "environment.yml"
-    shell:
-        "echo '{params.n} run records' > {output.flag:q} 2> {log:q}"
+localrules: fetch_dataset, aggregate_runs, tables, tables_html, figures, synthetic_figure, log_report_to_wandb, findings, check_runs
 
 
 # The last step: every table and figure is built; exits non-zero (after building them) when a run
 # failed, listing the failed runs and their errors (they are also in tables/failed_runs.csv).
 rule check_runs:
     input:
-        runs=rules.runs_recorded.output,
         tables=rules.tables.output,
         tables_html=rules.tables_html.output,
         figures=rules.figures.output,
@@ -85,15 +63,17 @@ rule check_runs:
         "python -m fairbench.workflow_runs check --tables {input.tables:q} --out {output.status:q} > {log:q} 2>&1"
 
 
-# The default target: the check above, which depends on every run, table and figure (one input, so
-# that Snakemake's job listing stays legible; the rules with many inputs print a one-line message).
+# The default target: every run is an input of its own (a rule without output requires its inputs, so a
+# missing or deleted run is trained even when the tables exist), then the check above and the
+# findings. The message replaces Snakemake's listing of the inputs (thousands of paths on one line).
 rule all:
     default_target: True
     input:
-        rules.check_runs.output,
-        rules.findings.output,
+        runs=run_files(JOBS, "run.json"),
+        check=rules.check_runs.output,
+        findings=rules.findings.output,
     message:
-        "fairbench pipeline complete"
+        "fairbench: every run, table and figure of the configuration is built"
 
 
 onsuccess:
