@@ -117,7 +117,11 @@ def _coerce(value: Any, schema: dict[str, Any]) -> Any:
                 candidate = _coerce(value, branch)
                 if _valid(candidate, branch):
                     return candidate
-            return value
+            # no branch accepts it: convert along the branch of the value's own kind, so that the error
+            # names the real problem (seeds=[-1]: "-1 is less than the minimum", not "'-1' is not an integer")
+            kind = {list: "array", dict: "object"}.get(type(value))
+            same = [b for b in schema[key] if kind is not None and b.get("type") == kind]
+            return _coerce(value, same[0]) if same else value
     if isinstance(value, str) and not _valid(value, schema):
         try:
             parsed = yaml.safe_load(value)

@@ -84,6 +84,10 @@ def test_seed_ranges_and_experiment_seeds() -> None:
     jobs = check_config(config)
     assert {j.seeds for j in jobs if j.experiment == "comparisons"} == {(7,)}
     assert {j.seeds for j in jobs if j.experiment == "ablation_T"} == {(0, 1, 2)}
+    config = _config()
+    config["seeds"] = ["-1"]  # `--config seeds=[-1]`: the error names the value's real problem
+    with pytest.raises(ConfigError, match="config key 'seeds.0': -1 is less than the minimum of 0"):
+        check_config(config)
     for bad, key in (("2-1", "seeds"), ("a-b", "seeds")):
         config = _config()
         config["seeds"] = bad
