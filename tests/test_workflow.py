@@ -22,9 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 
 
-def _snakemake(results: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _snakemake(results: Path, *args: str, env: dict[str, str], config: tuple[str, ...] = ()
+               ) -> subprocess.CompletedProcess[str]:
+    """snakemake on the quick configuration into ``results``; ``config``: more KEY=VALUE entries (one
+    --config flag: a second one would replace the first)."""
     command = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--nolock",
-               "--configfile", "config/quick.yaml", "--config", f"results_dir={results}", *args]
+               "--configfile", "config/quick.yaml", *args, "--config", f"results_dir={results}", *config]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
 
 
@@ -88,8 +91,8 @@ def test_deleting_one_run_reruns_only_that_run(quick_run) -> None:
     assert plan.returncode == 0, plan.stderr
     counts = _job_counts(plan)
     assert counts.get("train") == "1", plan.stdout[-3000:] + plan.stderr[-3000:]
-    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "figures", "findings",
-                                              "log_report_to_wandb", "check_runs", "all"}
+    assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "tables_html", "figures",
+                                              "findings", "log_report_to_wandb", "check_runs", "all"}
     rerun = _snakemake(results, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (folder / "metrics.csv").exists()
@@ -97,7 +100,7 @@ def test_deleting_one_run_reruns_only_that_run(quick_run) -> None:
 
 def test_more_seeds_train_only_the_new_runs(quick_run) -> None:
     results, env = quick_run
-    plan = _snakemake(results, "-n", "--quiet", "rules", "--config", "seeds=[0,1,2]", env=env)
+    plan = _snakemake(results, "-n", "--quiet", "rules", env=env, config=("seeds=[0,1,2]",))
     assert plan.returncode == 0, plan.stderr[-2000:]
     counts = _job_counts(plan)
     jobs = check_config(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text()))
@@ -107,7 +110,7 @@ def test_more_seeds_train_only_the_new_runs(quick_run) -> None:
 
 def test_output_is_legible(quick_run) -> None:
     results, env = quick_run
-    plan = _snakemake(results, "-n", "--config", "seeds=[0,1,2]", env=env)
+    plan = _snakemake(results, "-n", env=env, config=("seeds=[0,1,2]",))
     lines = (plan.stdout + plan.stderr).splitlines()
     assert max(len(line) for line in lines) < 400, max(lines, key=len)[:300]
     assert any(line.startswith("fairbench: ") and "runs" in line for line in lines)
@@ -118,7 +121,7 @@ def test_bad_config_stops_before_any_job(tmp_path, quick_run) -> None:
     _, env = quick_run
     for override, key in (("seeds=[-1]", "seeds.0"), ("threads_per_job=0", "threads_per_job"),
                           ("overrides={lr: fast}", "overrides.lr"), ("overrides={epochs: 2.5}", "overrides.epochs")):
-        done = _snakemake(tmp_path / "bad", "--config", override, env=env)
+        done = _snakemake(tmp_path / "bad", env=env, config=(override,))
         assert done.returncode != 0
         assert f"config key '{key}'" in done.stdout + done.stderr, done.stderr[-2000:]
     assert not (tmp_path / "bad").exists()
