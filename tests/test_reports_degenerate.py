@@ -47,6 +47,16 @@ def test_constant_and_chance_runs_are_flagged(flagged: pd.DataFrame) -> None:
     assert counts.loc["ltr", "n_degenerate"] == 0 and counts["n_untested"].sum() == 0
 
 
+def test_chance_interval_does_not_depend_on_the_results_folder(tmp_path: Path) -> None:
+    # the same runs in two results folders (e.g. a local and a cluster run) give the same intervals
+    intervals = []
+    for folder in ("a", "elsewhere/b"):
+        write_predicted_run(tmp_path / folder, method="dro", seed=0, accuracy=0.7, n_cell=500)
+        selected = select_epochs(collect_runs(tmp_path / folder))
+        intervals.append(flag_degenerate(selected, load_selected_counts(selected))[["run_auc_low", "run_auc_high"]])
+    pd.testing.assert_frame_equal(intervals[0], intervals[1])
+
+
 def test_constant_from_rates_without_predictions() -> None:
     cols = ["tpr/a", "tpr/b", "fpr/a", "fpr/b"]
     assert is_constant_from_rates(dict(zip(cols, [0.0, 0.0, 0.0, 0.0])), cols)

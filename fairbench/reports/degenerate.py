@@ -49,6 +49,9 @@ def _is_constant_from_counts(counts: CellCounts) -> bool:
                 or np.all(k[:, 1] == 0) and np.all(k[:, 0] == n[:, 0]))
 
 
+RUN_KEY = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell", "seed")
+
+
 def flag_degenerate(selected: pd.DataFrame, counts: Mapping[str, CellCounts], *, seed: int = 0,
                     n_draws: int = CHANCE_DRAWS, level: float = 0.95) -> pd.DataFrame:
     """``selected`` with columns ``degenerate`` (bool), ``degenerate_reason`` ("constant", "chance" or
@@ -61,7 +64,9 @@ def flag_degenerate(selected: pd.DataFrame, counts: Mapping[str, CellCounts], *,
         lo = hi = float("nan")
         if c is not None:
             constant = _is_constant_from_counts(c)
-            rng = key_rng(seed, "chance", row["run_dir"])
+            # keyed by the run's identity, not its folder: the same runs in another results_dir give the
+            # same interval
+            rng = key_rng(seed, "chance", *(row.get(k) for k in RUN_KEY))
             draws = draw_counts(rng, np.broadcast_to(c.correct, (n_draws, *c.correct.shape)),
                                 np.broadcast_to(c.total, (n_draws, *c.total.shape)))
             lo, hi = percentile_ci(metrics_from_counts(draws, c.total)["auc"], level)
