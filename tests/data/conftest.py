@@ -31,7 +31,9 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings registered by a test (specs, code) are forgotten afterwards; ``$FAIRBENCH_DATA_SPECS`` unset."""
     from fairbench.data import declare, registry
 
-    monkeypatch.delenv("FAIRBENCH_DATA_SPECS", raising=False)
+    # set, then deleted, so that monkeypatch restores the variable even when `use_specs` sets it behind its back
+    monkeypatch.setenv(declare.SPECS_ENV, "")
+    monkeypatch.delenv(declare.SPECS_ENV)
     registry.list_settings()  # shipped specs (and image settings) first, so that they survive
     saved = (dict(registry.DATASETS), dict(registry.SETTINGS), set(declare._LOADED), set(declare._SEEN_ENV))
     yield
