@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from fairbench.reports import figures
 from fairbench.reports.collect import collect_runs
 from fairbench.reports.selection import select_epochs
+from fairbench.reports.stats import STAGE1_COLUMNS
 from tests.test_reports_evidence_fixtures import write_predicted_run
 from tests.test_reports_fixtures import write_grid
 
@@ -106,7 +107,7 @@ def test_alignment_figure_draws_the_applied_rate_and_names_coinciding_variants(t
     frame = frame.copy()
     base = frame[frame["method"] == "nbs_ltr"].set_index(["seed", "epoch"])
     stage1 = frame["method"].isin(["nbs_forml", "nbs_meta_gdro"]) & (frame["epoch"] <= 3)
-    for column in figures.STAGE1_COLUMNS:
+    for column in STAGE1_COLUMNS:
         frame.loc[stage1, column] = [base.loc[(s, e), column] for s, e in frame.loc[stage1, ["seed", "epoch"]].values]
     assert figures.nbs_stage1_identical(frame) == (3, 3)
     figures.alignment_figure(frame, "adult-sex", "standard", tmp_path)

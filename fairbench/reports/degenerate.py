@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fairbench.reports.bootstrap import CellCounts, draw_counts, key_rng, metrics_from_counts, percentile_ci
+from fairbench.reports.stats import GROUP_KEYS
 
 __all__ = ["CHANCE_DRAWS", "DEGENERATE_MARK", "degenerate_counts", "flag_degenerate", "format_count",
            "is_constant_from_rates"]
@@ -49,7 +50,8 @@ def _is_constant_from_counts(counts: CellCounts) -> bool:
                 or np.all(k[:, 1] == 0) and np.all(k[:, 0] == n[:, 0]))
 
 
-RUN_KEY = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell", "seed")
+#: A run's identity: its configuration and seed.
+RUN_KEY = (*GROUP_KEYS, "seed")
 
 
 def flag_degenerate(selected: pd.DataFrame, counts: Mapping[str, CellCounts], *, seed: int = 0,

@@ -35,8 +35,7 @@ from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, fla
 from fairbench.reports.labels import (PAPER_METHODS, main_methods, method_label, method_order,  # noqa: E402
                                       method_style, metric_label, setting_label, setting_order, split_method)
 from fairbench.reports.selection import select_epochs  # noqa: E402
-from fairbench.reports.stats import (NBS_PAIRS, STAGE1_COLUMNS, bootstrap_summary,  # noqa: E402,F401
-                                     nbs_stage1_identical)
+from fairbench.reports.stats import NBS_PAIRS, bootstrap_summary, nbs_stage1_identical  # noqa: E402
 from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
 
 __all__ = ["ablation_figure", "alignment_figure", "curves_figure", "pareto_front", "save_figure",

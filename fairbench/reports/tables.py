@@ -21,8 +21,8 @@ from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, main_meth
                                       metric_label, setting_label, setting_order, split_method)
 from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_p, write_table
 from fairbench.reports.selection import select_epochs
-from fairbench.reports.stats import (NBS_PAIRS, POI_METRICS, bootstrap_summary, improvement_probabilities,
-                                     paired_tests)
+from fairbench.reports.stats import (GROUP_KEYS, NBS_PAIRS, POI_METRICS, bootstrap_summary,
+                                     improvement_probabilities, paired_tests)
 
 __all__ = [
     "ALIGNMENT_WINDOW", "MAIN_EXPERIMENTS", "MissingInputError", "alignment_table", "comparisons_table",
@@ -313,13 +313,10 @@ def _experiment_label(row: pd.Series) -> str:
     return f"{row['experiment']} (T={T}, k={int(row['val_per_cell'])})"
 
 
-RUN_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
-
-
 def _pair_label(r: pd.Series | tuple, degenerate: dict[tuple, tuple[int, int]]) -> str:
     """``"NBS+LtR vs LtR ‡ 2/5"``: the comparison with each side's degenerate count."""
     values = r._asdict() if hasattr(r, "_asdict") else dict(r)
-    key = tuple(values[k] for k in RUN_KEYS if k != "method")
+    key = tuple(values[k] for k in GROUP_KEYS if k != "method")
     sides = [_marked(method_label(values[m]), degenerate.get((*key[:3], values[m], *key[3:])))
              for m in ("method", "baseline")]
     return " vs ".join(sides)
@@ -337,7 +334,7 @@ def paired_tests_table(tests: pd.DataFrame, *, flagged: pd.DataFrame | None = No
                         _s=tests["setting"].map(settings), _m=tests["method"].map(order))
     data = data.sort_values(["_e", "bargain_epochs", "val_per_cell", "protocol", "metric", "_s", "_m"])
     data = data.drop(columns=["_e", "_s", "_m"]).reset_index(drop=True)
-    degenerate = _degenerate_lookup(flagged, RUN_KEYS)
+    degenerate = _degenerate_lookup(flagged, GROUP_KEYS)
     rows = []
     for _, r in data.iterrows():
         rows.append([Cell(_experiment_label(r)), Cell(str(r["protocol"])), Cell(metric_label(r["metric"])),
@@ -451,7 +448,7 @@ def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EX
     data = data.assign(_s=data["setting"].map(settings), _m=data["method"].map(methods),
                        _k=data["metric"].map(metrics))
     data = data.sort_values(["protocol", "_k", "_s", "_m"]).drop(columns=["_s", "_m", "_k"]).reset_index(drop=True)
-    degenerate = _degenerate_lookup(flagged, RUN_KEYS)
+    degenerate = _degenerate_lookup(flagged, GROUP_KEYS)
     rows = []
     for r in data.itertuples(index=False):
         better = "higher" if POI_METRICS.get(r.metric, True) else "lower"
