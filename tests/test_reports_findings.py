@@ -122,3 +122,17 @@ def test_identical_stage1_variants_are_called_out(tmp_path: Path) -> None:
         rows = frame["method"] == other
         frame.loc[rows, list(STAGE1_COLUMNS)] = frame.loc[nbs, list(STAGE1_COLUMNS)].to_numpy()
     assert _identical_stage1(frame) == {"standard": ["adult-sex"]}
+
+
+def test_more_seeds_line_gives_the_width_ratio(findings: tuple[str, pd.DataFrame]) -> None:
+    from fairbench.reports.findings import _width_lines
+    from fairbench.reports.seed_count import ci_widths_by_seeds
+    from tests.test_reports_seed_count import _selected
+
+    assert "More seeds" not in findings[0]  # 4 seeds everywhere: nothing to compare
+    selected = _selected({"ltr": 20, "nbs_ltr": 20, "erm": 5})
+    lines = _width_lines(selected, {})
+    widths = ci_widths_by_seeds(selected)
+    auc = widths[widths["metric"] == "auc"]["ratio"].median()
+    assert len(lines) == 1 and "standard protocol; Titanic (sex)" in lines[0]
+    assert f"Overall AUC {auc:.2f}" in lines[0] and "0.50 expected" in lines[0] and "first 5" in lines[0]

@@ -40,6 +40,7 @@ from fairbench.reports.collect import prefer_experiments
 from fairbench.reports.degenerate import flag_degenerate
 from fairbench.reports.labels import method_label, metric_label, setting_label, setting_order
 from fairbench.reports.selection import select_epochs
+from fairbench.reports.seed_count import FEW_SEEDS, WIDTH_METRICS, ci_widths_by_seeds
 from fairbench.reports.stats import NBS_PAIRS, improvement_probabilities, nbs_stage1_identical
 from fairbench.reports.tables import ALIGNMENT_WINDOW, MAIN_EXPERIMENTS, SELECTION_NOTES, _stage1_rows
 
@@ -361,6 +362,7 @@ def _page(claims: list[Claim], selected: pd.DataFrame, protocols: list[str], cou
                          "stage-1 runs three times.")
     seeds = selected.groupby(["protocol", "setting", "method"])["seed"].nunique()
     lines.append(f"- Seeds per (protocol, setting, method): {int(seeds.min())}-{int(seeds.max())}.")
+    lines += _width_lines(selected, counts)
     degenerate = int(selected.drop_duplicates("run_dir")["degenerate"].sum())
     lines.append(f"- Degenerate runs (constant or at-chance predictions at the selected epoch): {degenerate} of "
                  f"{n_runs}; they stay in every number above (see tables/degenerate_runs.md).")
@@ -368,6 +370,22 @@ def _page(claims: list[Claim], selected: pd.DataFrame, protocols: list[str], cou
         lines.append("- The paper protocol selects its epoch on the test set (optimistic): the maximum of a "
                      "noisy seed-mean curve overstates every method's AUC.")
     return "\n".join(lines) + "\n"
+
+
+def _width_lines(selected: pd.DataFrame, counts: dict) -> list[str]:
+    """Per protocol with extra seeds: the median ratio of the interval widths with all seeds to those with
+    the first :data:`~fairbench.reports.seed_count.FEW_SEEDS` (tables/ci_width_by_seeds.md)."""
+    widths = ci_widths_by_seeds(selected, counts)
+    lines = []
+    for protocol, here in widths.groupby("protocol", sort=True):
+        ratios = here.groupby("metric")["ratio"].median()
+        names = ", ".join(setting_label(s) for s in setting_order(here["setting"].unique()))
+        lines.append(f"- More seeds ({protocol} protocol; {names}): with {int(here['n_all'].min())}-"
+                     f"{int(here['n_all'].max())} seeds instead of the first {FEW_SEEDS}, the intervals are "
+                     + ", ".join(f"{metric_label(m)} {ratios[m]:.2f}" for m in WIDTH_METRICS if m in ratios)
+                     + f" times as wide (median over methods; {float(here['expected'].median()):.2f} expected for "
+                     "independent seeds; tables/ci_width_by_seeds.md).")
+    return lines
 
 
 def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAULT_DRAWS, seed: int = 0,

@@ -20,6 +20,7 @@ from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, fla
 from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, main_methods, method_label, method_order,
                                       metric_label, setting_label, setting_order, split_method)
 from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_p, write_table
+from fairbench.reports.seed_count import FEW_SEEDS, ci_widths_by_seeds, seed_count_table
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.stats import (GROUP_KEYS, NBS_PAIRS, POI_METRICS, bootstrap_summary,
                                      improvement_probabilities, paired_tests)
@@ -27,7 +28,7 @@ from fairbench.reports.stats import (GROUP_KEYS, NBS_PAIRS, POI_METRICS, bootstr
 __all__ = [
     "ALIGNMENT_WINDOW", "MAIN_EXPERIMENTS", "MissingInputError", "alignment_table", "comparisons_table",
     "degenerate_table", "fmt_mean_ci", "improvement_table", "main_table", "paired_tests_table", "protocols_table",
-    "write_tables",
+    "widths_table", "write_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -482,6 +483,16 @@ def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EX
                  rows=rows, legend=legend, data=data, align="llllcccl")
 
 
+def widths_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                 counts: Mapping[str, CellCounts] | None = None) -> Table:
+    """Interval widths with the first seeds and with all of them (:mod:`fairbench.reports.seed_count`)."""
+    sub = _subset(selected, experiments=experiments, what="interval-width table")
+    table = seed_count_table(ci_widths_by_seeds(sub, counts))
+    if table is None:
+        raise MissingInputError(f"no configuration has more than {FEW_SEEDS} seeds")
+    return table
+
+
 def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | None = None, test: str = "t",
                  experiments: Sequence[str] = MAIN_EXPERIMENTS) -> list[Path]:
     """Select epochs, run the paired tests and write every table that the runs support to ``out_dir``.
@@ -524,6 +535,7 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
     attempt("improvement", lambda: improvement_table(poi, experiments=experiments, flagged=selected))
     attempt("degenerate_runs", lambda: degenerate_table(selected, experiments=experiments, counts=counts))
     attempt("protocols", lambda: protocols_table(selected, experiments=experiments, counts=counts))
+    attempt("ci_width_by_seeds", lambda: widths_table(selected, experiments=experiments, counts=counts))
     summary = bootstrap_summary(selected, [m for m in selected.columns if m in HIGHER_IS_BETTER], counts)
     failed = failed_runs(frame)
     run_columns = [c for c in (*CONFIG_KEYS, "seed", "selection", "selected_epoch", *TEST_METRICS, "degenerate",

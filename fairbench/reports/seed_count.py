@@ -1,0 +1,97 @@
+"""How the 95 % intervals narrow with more seeds (docs/protocols.md §5, "Seeds and intervals").
+
+The default grid runs 25 seeds on the cheap settings under the standard protocol and 5 elsewhere. For
+every configuration with more than :data:`FEW_SEEDS` seeds this module recomputes the bootstrap interval of
+the seed mean (``fairbench.reports.stats.bootstrap_summary``: seeds, and test rows where the runs have
+``predictions.npz``) twice, on the ``FEW_SEEDS`` smallest seeds and on all of them, and reports the widths
+and their ratio. Each seed of the standard protocol draws its own split, initial weights and shuffling, so
+the seed mean's standard error, and with it the interval's width, scales as ``1 / sqrt(n)``: the expected
+ratio is ``sqrt(few / n)`` (0.45 for 5 -> 25 seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fairbench.reports.bootstrap import CellCounts
+from fairbench.reports.labels import HIGHER_IS_BETTER, method_label, method_order, metric_label, setting_label, \
+    setting_order
+from fairbench.reports.render import Cell, Table
+from fairbench.reports.stats import GROUP_KEYS, bootstrap_summary
+
+__all__ = ["FEW_SEEDS", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_table"]
+
+#: The seed count of the large settings, against which the extra seeds are measured.
+FEW_SEEDS = 5
+#: The headline metrics whose intervals are compared.
+WIDTH_METRICS: tuple[str, ...] = ("auc", "worst_group_auc", "group_auc_gap")
+
+
+def ci_widths_by_seeds(selected: pd.DataFrame, counts: Mapping[str, CellCounts] | None = None, *,
+                       few: int = FEW_SEEDS, metrics: Sequence[str] = WIDTH_METRICS, n_boot: int | None = None,
+                       seed: int = 0) -> pd.DataFrame:
+    """One row per (configuration with more than ``few`` seeds, metric): ``n_few``, ``n_all``, the interval
+    widths ``width_few`` (the ``few`` smallest seeds) and ``width_all`` (every seed), ``ratio`` =
+    ``width_all / width_few`` and ``expected`` = ``sqrt(n_few / n_all)``; empty when no configuration has
+    more than ``few`` seeds. ``selected`` holds one row per run at its selected epoch."""
+    keys = [k for k in GROUP_KEYS if k in selected.columns]
+    metrics = [m for m in metrics if m in selected.columns]
+    columns = [*keys, "metric", "n_few", "n_all", "width_few", "width_all", "ratio", "expected", "ci_kind"]
+    rows = []
+    for key, group in selected.groupby(keys, sort=True, dropna=False):
+        seeds = np.sort(group["seed"].unique())
+        if len(seeds) <= few or not metrics:
+            continue
+        subset = group[group["seed"].isin(seeds[:few])]
+        both = [bootstrap_summary(part, metrics, counts, by=keys, n_boot=n_boot, seed=seed).set_index("metric")
+                for part in (subset, group)]
+        for metric in metrics:
+            first, full = both[0].loc[metric], both[1].loc[metric]
+            width_few, width_all = first["ci_high"] - first["ci_low"], full["ci_high"] - full["ci_low"]
+            rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), "metric": metric,
+                         "n_few": int(first["n"]), "n_all": int(full["n"]), "width_few": width_few,
+                         "width_all": width_all,
+                         "ratio": width_all / width_few if width_few > 0 else np.nan,
+                         "expected": float(np.sqrt(first["n"] / full["n"])), "ci_kind": full["ci_kind"]})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def seed_count_table(widths: pd.DataFrame) -> Table | None:
+    """Interval widths with ``n_few`` and ``n_all`` seeds per (protocol, setting, method) and metric, and
+    the median ratio over configurations per (protocol, setting); ``None`` without rows."""
+    if widths.empty:
+        return None
+    metrics = [m for m in WIDTH_METRICS if m in set(widths["metric"])]
+    rows: list[list[Cell]] = []
+    for protocol in sorted(widths["protocol"].unique()):
+        here = widths[widths["protocol"] == protocol]
+        for setting in setting_order(here["setting"]):
+            block = here[here["setting"] == setting]
+            for method in method_order(block["method"].unique()):
+                mine = block[block["method"] == method].set_index("metric")
+                n_few, n_all = int(mine["n_few"].iloc[0]), int(mine["n_all"].iloc[0])
+                cells = [Cell(protocol), Cell(setting_label(setting)), Cell(method_label(method)),
+                         Cell(f"{n_few} -> {n_all}")]
+                for metric in metrics:
+                    r = mine.loc[metric]
+                    cells.append(Cell(f"{r['width_few']:.3f} -> {r['width_all']:.3f} ({r['ratio']:.2f})"))
+                rows.append(cells)
+            median = block.groupby("metric")["ratio"].median()
+            expected = block["expected"].median()
+            rows.append([Cell(protocol), Cell(setting_label(setting)), Cell("median ratio", bold=True),
+                         Cell(f"expected {expected:.2f}"),
+                         *(Cell(f"{median[m]:.2f}", bold=True) for m in metrics)])
+    kinds = sorted(set(widths["ci_kind"]))
+    legend = [f"Width of the 95 % bootstrap interval of the seed mean ({'; '.join(kinds)}) with the first "
+              "seeds only -> with every seed, and in brackets their ratio.",
+              "Expected ratio for independent seeds: sqrt(fewer / more); a ratio near it means the extra seeds "
+              "narrow the intervals as they should, a larger one that the intervals are dominated by something "
+              "the seeds share."]
+    header = ["Protocol", "Setting", "Method", "Seeds",
+              *(f"{metric_label(m)} ({'higher' if HIGHER_IS_BETTER.get(m, True) else 'lower'} is better)"
+                for m in metrics)]
+    return Table(name="ci_width_by_seeds", title="How the intervals narrow with more seeds", header=header,
+                 rows=rows, legend=legend, data=widths, group_column=1, align="llll" + "c" * len(metrics))
