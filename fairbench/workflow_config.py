@@ -290,9 +290,9 @@ def check_config(config: dict[str, Any]) -> list[TrainJob]:
         # config/config.yaml keeps its entries); the names must still exist
         for i, rule in enumerate(exp.get("seeds_for") or []):
             for setting in rule.get("settings", []):
-                if setting not in REFERENCE_HYPERPARAMS:
+                if setting not in list_settings():
                     raise ConfigError(f"config key 'experiments.{name}.seeds_for.{i}.settings': unknown setting "
-                                      f"{setting!r}; valid: {', '.join(REFERENCE_HYPERPARAMS)}")
+                                      f"{setting!r}; valid: {', '.join(list_settings())}")
         variants = (["Tall" if t == "all" else f"T{t}" for t in exp["bargain_epochs"]] if "bargain_epochs" in exp
                     else [f"k{k}" for k in exp["val_per_cell"]] if "val_per_cell" in exp else ["default"])
         jobs += [TrainJob(name, protocol, setting, method, variant, experiment_seeds(config, name, protocol, setting))

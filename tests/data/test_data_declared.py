@@ -346,15 +346,21 @@ def test_an_xls_source(mirror: Path, tmp_path: Path) -> None:
 
 
 def test_the_declared_settings_config_plans_its_grid() -> None:
-    """config/declared.yaml: the paper's eight methods on the three shipped declared settings."""
-    from fairbench.workflow_config import check_config, job_hyperparams
+    """config/declared.yaml: the paper's eight methods on the three shipped declared settings, one seed
+    on ACSIncome (a seeds_for entry naming a declared setting)."""
+    from fairbench.workflow_config import ConfigError, check_config, job_hyperparams
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/declared.yaml").read_text())
     jobs = check_config(config)
-    assert len(jobs) == 2 * 3 * 8
+    assert len(jobs) == 3 * 8
     assert {job.setting for job in jobs} == {"german-age", "german-sex", "acs_income-sex"}
     acs = next(job for job in jobs if job.setting == "acs_income-sex")
     assert job_hyperparams(acs, config).batch_size == 512
+    assert acs.seeds == (0,) and next(job for job in jobs if job.setting == "german-age").seeds == (0, 1, 2, 3, 4)
+    config["experiments"]["main"]["seeds_for"][0]["settings"] = ["acs_income-race"]
+    with pytest.raises(ConfigError, match=r"seeds_for\.0\.settings': unknown setting 'acs_income-race'; "
+                                          r"valid: .*german-age"):
+        check_config(config)
 
 
 def test_a_sensitive_column_or_value_the_table_lacks_is_named(tmp_path: Path) -> None:
