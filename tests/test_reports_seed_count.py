@@ -72,3 +72,28 @@ def test_write_tables_writes_the_width_table_only_with_extra_seeds(tmp_path: Pat
     few = select_epochs(frame)
     with pytest.raises(MissingInputError, match="more than 5 seeds"):
         widths_table(few[few["seed"] < 5])
+
+
+def test_widths_by_seed_count_steps_and_endpoints() -> None:
+    from fairbench.reports.seed_count import widths_by_seed_count
+
+    selected = _selected({"ltr": 12, "erm": 5})
+    steps = widths_by_seed_count(selected, n_boot=300)
+    assert set(steps["method"]) == {"ltr"} and sorted(steps["n"].unique()) == [5, 10, 12]
+    ends = ci_widths_by_seeds(selected, n_boot=300).set_index("metric")
+    auc = steps[steps["metric"] == "auc"].set_index("n")["width"]
+    assert auc[5] == pytest.approx(ends.loc["auc", "width_few"]) and auc[12] == pytest.approx(ends.loc["auc", "width_all"])
+
+
+def test_seed_count_figure_is_written_with_the_runs_figures(tmp_path: Path) -> None:
+    from fairbench.reports.figures import write_figures
+
+    root = tmp_path / "runs"
+    write_grid(root, settings=["titanic-sex"], methods=["ltr", "nbs_ltr"], protocols=["standard"], seeds=range(7),
+               epochs=4, bargain_epochs=2)
+    paths = write_figures(collect_runs(root), tmp_path / "figures")
+    assert tmp_path / "figures" / "ci_width_by_seeds_standard.png" in paths
+    few = tmp_path / "few"
+    write_grid(few, settings=["titanic-sex"], methods=["ltr"], protocols=["standard"], seeds=range(3), epochs=4,
+               bargain_epochs=2)
+    assert not any("ci_width" in p.name for p in write_figures(collect_runs(few), tmp_path / "figures_few"))

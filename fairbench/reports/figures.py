@@ -34,6 +34,7 @@ from fairbench.reports.collect import prefer_experiments  # noqa: E402
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate  # noqa: E402
 from fairbench.reports.labels import (PAPER_METHODS, main_methods, method_label, method_order,  # noqa: E402
                                       method_style, metric_label, setting_label, setting_order, split_method)
+from fairbench.reports.seed_count import seed_count_figure, widths_by_seed_count  # noqa: E402
 from fairbench.reports.selection import select_epochs  # noqa: E402
 from fairbench.reports.stats import NBS_PAIRS, bootstrap_summary, nbs_stage1_identical  # noqa: E402
 from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
@@ -394,6 +395,9 @@ def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | 
                 if (here["experiment"] == experiment).any():
                     jobs.append((experiment, lambda s=setting, p=protocol, k=kind:
                                  ablation_figure(selected, s, p, out_dir, kind=k)))
+    widths = widths_by_seed_count(prefer_experiments(selected, MAIN_EXPERIMENTS), counts)
+    for protocol in sorted(widths["protocol"].unique()) if not widths.empty else []:
+        jobs.append(("seed count", lambda p=protocol: seed_count_figure(widths, p, out_dir)))
     if not jobs:
         raise ValueError("the runs support no figure (no paper method, meta method or ablation runs)")
     for name, job in jobs:

@@ -12,6 +12,7 @@ ratio is ``sqrt(few / n)`` (0.45 for 5 -> 25 seeds).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,30 @@ from fairbench.reports.labels import HIGHER_IS_BETTER, method_label, method_orde
 from fairbench.reports.render import Cell, Table
 from fairbench.reports.stats import GROUP_KEYS, bootstrap_summary
 
-__all__ = ["FEW_SEEDS", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_table"]
+__all__ = ["FEW_SEEDS", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_figure", "seed_count_table",
+           "widths_by_seed_count"]
 
 #: The seed count of the large settings, against which the extra seeds are measured.
 FEW_SEEDS = 5
 #: The headline metrics whose intervals are compared.
 WIDTH_METRICS: tuple[str, ...] = ("auc", "worst_group_auc", "group_auc_gap")
+
+
+def _widths(group: pd.DataFrame, n: int, metrics: Sequence[str], counts: Mapping[str, CellCounts] | None,
+            keys: Sequence[str], n_boot: int | None, seed: int) -> pd.DataFrame:
+    """The interval of each metric on the ``n`` smallest seeds of one configuration, indexed by metric."""
+    seeds = np.sort(group["seed"].unique())[:n]
+    part = group[group["seed"].isin(seeds)]
+    summary = bootstrap_summary(part, metrics, counts, by=keys, n_boot=n_boot, seed=seed).set_index("metric")
+    return summary.assign(width=summary["ci_high"] - summary["ci_low"])
+
+
+def _extra_seed_groups(selected: pd.DataFrame, few: int):  # noqa: ANN202
+    """(key values, runs) of the configurations with more than ``few`` seeds."""
+    keys = [k for k in GROUP_KEYS if k in selected.columns]
+    for key, group in selected.groupby(keys, sort=True, dropna=False):
+        if group["seed"].nunique() > few:
+            yield keys, (key if isinstance(key, tuple) else (key,)), group
 
 
 def ci_widths_by_seeds(selected: pd.DataFrame, counts: Mapping[str, CellCounts] | None = None, *,
@@ -37,26 +56,74 @@ def ci_widths_by_seeds(selected: pd.DataFrame, counts: Mapping[str, CellCounts] 
     widths ``width_few`` (the ``few`` smallest seeds) and ``width_all`` (every seed), ``ratio`` =
     ``width_all / width_few`` and ``expected`` = ``sqrt(n_few / n_all)``; empty when no configuration has
     more than ``few`` seeds. ``selected`` holds one row per run at its selected epoch."""
-    keys = [k for k in GROUP_KEYS if k in selected.columns]
     metrics = [m for m in metrics if m in selected.columns]
+    keys = [k for k in GROUP_KEYS if k in selected.columns]
     columns = [*keys, "metric", "n_few", "n_all", "width_few", "width_all", "ratio", "expected", "ci_kind"]
     rows = []
-    for key, group in selected.groupby(keys, sort=True, dropna=False):
-        seeds = np.sort(group["seed"].unique())
-        if len(seeds) <= few or not metrics:
-            continue
-        subset = group[group["seed"].isin(seeds[:few])]
-        both = [bootstrap_summary(part, metrics, counts, by=keys, n_boot=n_boot, seed=seed).set_index("metric")
-                for part in (subset, group)]
+    for keys, key, group in _extra_seed_groups(selected, few):
+        if not metrics:
+            break
+        first = _widths(group, few, metrics, counts, keys, n_boot, seed)
+        full = _widths(group, group["seed"].nunique(), metrics, counts, keys, n_boot, seed)
         for metric in metrics:
-            first, full = both[0].loc[metric], both[1].loc[metric]
-            width_few, width_all = first["ci_high"] - first["ci_low"], full["ci_high"] - full["ci_low"]
-            rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), "metric": metric,
-                         "n_few": int(first["n"]), "n_all": int(full["n"]), "width_few": width_few,
-                         "width_all": width_all,
+            width_few, width_all = first.loc[metric, "width"], full.loc[metric, "width"]
+            n_few, n_all = int(first.loc[metric, "n"]), int(full.loc[metric, "n"])
+            rows.append({**dict(zip(keys, key)), "metric": metric, "n_few": n_few, "n_all": n_all,
+                         "width_few": width_few, "width_all": width_all,
                          "ratio": width_all / width_few if width_few > 0 else np.nan,
-                         "expected": float(np.sqrt(first["n"] / full["n"])), "ci_kind": full["ci_kind"]})
+                         "expected": float(np.sqrt(n_few / n_all)), "ci_kind": full.loc[metric, "ci_kind"]})
     return pd.DataFrame(rows, columns=columns)
+
+
+def widths_by_seed_count(selected: pd.DataFrame, counts: Mapping[str, CellCounts] | None = None, *,
+                         few: int = FEW_SEEDS, metrics: Sequence[str] = WIDTH_METRICS, n_boot: int | None = None,
+                         seed: int = 0) -> pd.DataFrame:
+    """The interval width of each configuration with more than ``few`` seeds on its first n seeds, for n =
+    few, 2 few, ... and all: one row per (configuration, metric, n) with ``width`` and ``ci_kind``."""
+    metrics = [m for m in metrics if m in selected.columns]
+    rows = []
+    for keys, key, group in _extra_seed_groups(selected, few):
+        n_all = group["seed"].nunique()
+        for n in sorted({*range(few, n_all, few), n_all}):
+            widths = _widths(group, n, metrics, counts, keys, n_boot, seed)
+            rows += [{**dict(zip(keys, key)), "metric": m, "n": n, "width": widths.loc[m, "width"],
+                      "ci_kind": widths.loc[m, "ci_kind"]} for m in metrics]
+    return pd.DataFrame(rows)
+
+
+def seed_count_figure(widths: pd.DataFrame, protocol: str, out_dir: str | Path) -> list[Path]:
+    """Median interval width over methods against the number of seeds, one line per setting and one panel
+    per metric, with the ``1 / sqrt(n)`` line through each setting's last (most precise) point (dashed)."""
+    import matplotlib.pyplot as plt
+
+    from fairbench.reports.figures import save_figure
+
+    here = widths[widths["protocol"] == protocol]
+    metrics = [m for m in WIDTH_METRICS if m in set(here["metric"])]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, metric in zip(axes[0], metrics):
+        for i, setting in enumerate(setting_order(here["setting"].unique())):
+            rows = here[(here["setting"] == setting) & (here["metric"] == metric)]
+            median = rows.groupby("n")["width"].median()
+            n = median.index.to_numpy(dtype=float)
+            ax.plot(n, median.to_numpy(), marker="o", color=colours(i), label=setting_label(setting))
+            ax.plot(n, median.iloc[-1] * np.sqrt(n[-1] / n), linestyle="--", color=colours(i), linewidth=0.9)
+        ax.set_xlabel("seeds (the first n)")
+        ax.set_ylabel("width of the 95 % CI")
+        ax.set_title(metric_label(metric))
+        ax.set_ylim(bottom=0)
+    kinds = "; ".join(sorted(set(here["ci_kind"])))
+    n_methods = here.groupby("setting")["method"].nunique()
+    methods = f"{n_methods.min()}" if n_methods.min() == n_methods.max() else f"{n_methods.min()}-{n_methods.max()}"
+    fig.suptitle(f"Interval width against seeds ({protocol} protocol)\n"
+                 f"markers: median over {methods} methods of the width of the 95 % bootstrap CI of the seed mean "
+                 f"({kinds}); dashed: 1/sqrt(n) through the last point",
+                 fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.06), frameon=False)
+    fig.tight_layout()
+    return save_figure(fig, Path(out_dir) / f"ci_width_by_seeds_{protocol}")
 
 
 def seed_count_table(widths: pd.DataFrame) -> Table | None:
