@@ -79,15 +79,13 @@ def test_impossible_split_is_one_clear_line(tmp_path, prepared_small, capsys) ->
     assert err.startswith("fairbench train: error: split 'seed0-norepl'") and "Traceback" not in err
 
 
-@pytest.mark.parametrize("method", ["erm", "nbs_meta_gdro"])
-def test_training_reproduces_the_committed_run_records(tmp_path, prepared_small, method: str) -> None:
-    """The committed benchmark run (results/runs) was trained by an earlier version of this code; the
-    same command today must give the same numbers (to the last digit written on the CPU that made them). Standard-protocol runs
-    only: paper-protocol runs now draw their initial weights from the seed (docs/protocols.md,
-    "Initial weights"), so committed paper runs made with the earlier shared init differ until retrained."""
-    committed = (Path(__file__).resolve().parents[1] / "results/runs/main/standard/student_por-sex" / method
+@pytest.mark.parametrize(("protocol", "method"), [("standard", "erm"), ("standard", "nbs_meta_gdro"), ("paper", "nbs_ltr")])
+def test_training_reproduces_the_committed_run_records(tmp_path, prepared_small, protocol: str, method: str) -> None:
+    """The same command today must give the numbers of the committed benchmark run (results/runs), to the
+    last digit written on the CPU that made them."""
+    committed = (Path(__file__).resolve().parents[1] / "results/runs/main" / protocol / "student_por-sex" / method
                  / "default/seed1")
-    assert main(["train", "--setting", "student_por-sex", "--method", method, "--seed", "1", "--protocol", "standard",
+    assert main(["train", "--setting", "student_por-sex", "--method", method, "--seed", "1", "--protocol", protocol,
                  "--out", str(tmp_path / "run"), "--prepared", str(prepared_small), "--no-progress",
                  "--wandb-mode", "disabled"]) == 0
     ours = pd.read_csv(tmp_path / "run" / "metrics.csv").drop(columns="epoch_seconds")

@@ -134,7 +134,7 @@ def test_summary_resamples_rows_when_predictions_exist(tmp_path: Path) -> None:
     summary = bootstrap_summary(selected, ["auc", "score_auc"], counts, by=("method",)).set_index(["method", "metric"])
     assert summary.loc[("ltr", "auc"), "ci_kind"] == CI_KINDS["rows"]
     assert summary.loc[("nbs_ltr", "auc"), "ci_kind"] == CI_KINDS["seeds"]  # one run lacks its predictions
-    assert summary.loc[("ltr", "score_auc"), "ci_kind"] == CI_KINDS["seeds"]  # not a function of the counts
+    assert summary.loc[("ltr", "score_auc"), "ci_kind"] == CI_KINDS["scores"]  # not a function of the counts
     values = selected[selected["method"] == "ltr"]["auc"]
     assert summary.loc[("ltr", "auc"), "mean"] == pytest.approx(values.mean())
     assert summary.loc[("ltr", "auc"), "std"] == pytest.approx(values.std(ddof=1))
@@ -190,3 +190,15 @@ def test_joint_row_bootstrap_covers_the_mean_when_seeds_share_one_test_set() -> 
         covered_seeds += lo <= truth <= hi
     assert 0.9 <= covered_joint / reps <= 0.995, covered_joint / reps
     assert covered_seeds / reps < 0.6  # the seeds' spread misses the shared test-set noise
+
+
+def test_ci_legend_does_not_blame_missing_predictions_for_score_metrics() -> None:
+    from fairbench.reports.tables import _ci_legend
+
+    rows = [{"setting": "titanic-sex", "method": m, "metric": metric, "ci_kind": kind}
+            for m in ("ltr", "nbs_ltr") for metric, kind in (("auc", CI_KINDS["rows"]), ("score_auc", CI_KINDS["scores"]))]
+    legend = _ci_legend(pd.DataFrame(rows))
+    assert "resampling seeds and test rows" in legend and "no predictions.npz" not in legend
+    assert "Score AUC: seeds only" in legend
+    rows[0]["ci_kind"] = CI_KINDS["seeds"]
+    assert "no predictions.npz, test-row noise not included) for: Titanic (sex) LtR." in _ci_legend(pd.DataFrame(rows))

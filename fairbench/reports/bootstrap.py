@@ -47,7 +47,8 @@ PREDICTIONS_FILE = "predictions.npz"
 #: Bootstrap draws per interval.
 DEFAULT_BOOTSTRAPS = 2000
 #: Labels of the two bootstraps (shown next to every interval).
-CI_KINDS = {"rows": "seeds and test rows", "seeds": "seeds only, no predictions.npz"}
+CI_KINDS = {"rows": "seeds and test rows", "seeds": "seeds only, no predictions.npz",
+            "scores": "seeds only, a score metric (predictions.npz holds hard labels)"}
 #: Metrics that are functions of the per-cell correct counts (row bootstrap available).
 COUNT_METRICS: tuple[str, ...] = ("auc", "worst_group_auc", "group_auc_gap", "tpr_gap", "fpr_gap",
                                   "equalized_odds_difference", "accuracy")

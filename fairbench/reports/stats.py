@@ -199,7 +199,8 @@ def bootstrap_summary(selected: pd.DataFrame, metrics: Sequence[str], counts: Ma
             if metric in row_draws:
                 draws, kind = row_draws[metric], bs.CI_KINDS["rows"]
             else:
-                draws, kind = bs.seed_bootstrap(values, n_boot=n_boot, rng=rng, seed_idx=idx), bs.CI_KINDS["seeds"]
+                kind = bs.CI_KINDS["seeds" if units is None else "scores"]
+                draws = bs.seed_bootstrap(values, n_boot=n_boot, rng=rng, seed_idx=idx)
             low, high = bs.percentile_ci(draws, level) if base["n"] else (np.nan, np.nan)
             rows.append({**dict(zip(keys, key)), "metric": metric, **base, "ci_low": low, "ci_high": high,
                          "ci_kind": kind})
@@ -278,7 +279,7 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
                     xd, yd = row_draws.get(metric, (x[idx], y[idx]))
                     point = float(bs.probability_of_improvement(x, y, higher=higher))
                     draws = bs.probability_of_improvement(xd, yd, higher=higher)
-                    kind = bs.CI_KINDS["rows" if metric in row_draws else "seeds"]
+                    kind = bs.CI_KINDS["rows" if metric in row_draws else "scores" if row_draws else "seeds"]
                     rel_lo, rel_hi = bs.percentile_ci(_relative(xd, yd, higher), level)
                     rows.append({**dict(zip(context, ckey)), "setting": setting, "method": method,
                                  "baseline": baseline, "metric": metric, "n_settings": 1, "n": len(seeds),

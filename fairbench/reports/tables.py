@@ -117,17 +117,22 @@ def _marked(label: str, found: tuple[int, int] | None) -> str:
 
 
 def _ci_legend(summary: pd.DataFrame) -> str:
-    """What the intervals resampled; names the configurations with the seed-only bootstrap when mixed."""
-    kinds = summary.drop_duplicates(["setting", "method", "ci_kind"])
+    """What the intervals resampled; names the configurations with the seed-only bootstrap when mixed, and
+    says that score metrics resample seeds only."""
+    scores = (summary["ci_kind"] == CI_KINDS["scores"]).any()
+    kinds = summary[summary["ci_kind"] != CI_KINDS["scores"]].drop_duplicates(["setting", "method", "ci_kind"])
     seed_only = kinds[kinds["ci_kind"] == CI_KINDS["seeds"]]
     head = "[95 % CI]: bootstrap percentile interval of the seed mean"
+    tail = (" Score AUC: seeds only (it ranks the scores; predictions.npz holds the hard labels)."
+            if scores else "")
     if seed_only.empty:
-        return f"{head}, resampling seeds and test rows within (group, label) cells."
+        return f"{head}, resampling seeds and test rows within (group, label) cells.{tail}"
     if len(seed_only) == len(kinds):
-        return f"{head}, resampling seeds only: the runs have no predictions.npz, so test-row noise is not included."
+        return (f"{head}, resampling seeds only: the runs have no predictions.npz, so test-row noise is not "
+                f"included.{tail}")
     names = ", ".join(f"{setting_label(r.setting)} {method_label(r.method)}" for r in seed_only.itertuples())
     return (f"{head}, resampling seeds and test rows within (group, label) cells; seeds only (no predictions.npz, "
-            f"test-row noise not included) for: {names}.")
+            f"test-row noise not included) for: {names}.{tail}")
 
 
 def _degenerate_legend(flagged: pd.DataFrame) -> str:
