@@ -116,8 +116,17 @@ def start_message(plan: Plan, results_dir: str, configfiles: Sequence[str]) -> s
              "records; delete a failed run's folder to train it again)",
              f"  to train now: {train:,} runs without a finished record",
              f"  tables: {results_dir}/tables, figures: {results_dir}/figures (rebuilt from all the runs at the end)",
-             "  to train every run again into a fresh folder: snakemake --cores all --config results_dir=rerun"]
+             f"  to train every run again into a fresh folder: {rerun_command(configfiles)}"]
     return "\n".join(lines)
+
+
+def rerun_command(configfiles: Sequence[str], default: str = "config/config.yaml") -> str:
+    """The command that trains this configuration again into ``rerun/`` (names a config file other than
+    the default, which then replaces it)."""
+    others = [str(c) for c in configfiles if not str(c).endswith(default)]
+    files = "".join(f" --configfile {c}" for c in others)
+    replace = " --replace-workflow-config" if others and len(others) == len(configfiles) else ""
+    return f"snakemake --cores all{files}{replace} --config results_dir=rerun"
 
 
 def trained_since(plan_runs: Iterable[str], since: float) -> int:

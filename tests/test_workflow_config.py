@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from fairbench.workflow_config import ConfigError, TrainJob, check_config, coerce_hyperparam, job_hyperparams
-from fairbench.workflow_runs import check, record_failure, stale_message, start_message, survey
+from fairbench.workflow_runs import check, record_failure, rerun_command, stale_message, start_message, survey
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ("student_por-sex", "titanic-sex", "us_crime-blackgt6pct")
@@ -141,6 +141,12 @@ def test_survey_counts_records_and_finds_runs_of_other_hyperparameters(tmp_path)
     assert (plan.runs, plan.count("complete"), plan.count("failed"), plan.count("missing")) == (3, 1, 1, 1)
     assert not plan.stale
     assert "to train now: 1 runs" in start_message(plan, "r", ["c.yaml"])
+    assert start_message(plan, "r", ["/x/config/config.yaml"]).endswith(
+        "fresh folder: snakemake --cores all --config results_dir=rerun")
+    assert start_message(plan, "r", ["/x/config/declared.yaml"]).endswith(
+        "snakemake --cores all --configfile /x/config/declared.yaml --replace-workflow-config --config results_dir=rerun")
+    assert rerun_command(["config/config.yaml", "mine.yaml"]) == (
+        "snakemake --cores all --configfile mine.yaml --config results_dir=rerun")
     config["overrides"] = {"epochs": 10}
     plan = survey(check_config(config), tmp_path, config)
     assert list(plan.stale) == [str(tmp_path / job.run_folder(0))]

@@ -356,7 +356,7 @@ def test_the_declared_settings_config_plans_its_grid() -> None:
     assert {job.setting for job in jobs} == {"german-age", "german-sex", "acs_income-sex"}
     acs = next(job for job in jobs if job.setting == "acs_income-sex")
     assert job_hyperparams(acs, config).batch_size == 512
-    assert acs.seeds == (0,) and next(job for job in jobs if job.setting == "german-age").seeds == (0, 1, 2, 3, 4)
+    assert acs.seeds == (0, 1, 2) and next(job for job in jobs if job.setting == "german-age").seeds == (0, 1, 2, 3, 4)
     config["experiments"]["main"]["seeds_for"][0]["settings"] = ["acs_income-race"]
     with pytest.raises(ConfigError, match=r"seeds_for\.0\.settings': unknown setting 'acs_income-race'; "
                                           r"valid: .*german-age"):
