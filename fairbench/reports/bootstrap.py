@@ -46,7 +46,8 @@ __all__ = [
 PREDICTIONS_FILE = "predictions.npz"
 #: Bootstrap draws per interval.
 DEFAULT_BOOTSTRAPS = 2000
-#: Labels of the two bootstraps (shown next to every interval).
+#: Labels of what an interval resampled (shown next to every interval): seeds and test rows; seeds only for
+#: runs without predictions.npz; seeds only for score metrics, which the stored hard labels cannot give.
 CI_KINDS = {"rows": "seeds and test rows", "seeds": "seeds only, no predictions.npz",
             "scores": "seeds only, a score metric (predictions.npz holds hard labels)"}
 #: Metrics that are functions of the per-cell correct counts (row bootstrap available).
