@@ -14,8 +14,8 @@ test set** (the same ``data.split`` in ``run.json``, e.g. the paper protocol's f
 row multiplicities (multinomial within each cell) is applied to every run, so that the test-set noise is
 shared as it is in the data; runs with their own test sets (the standard protocol redraws the split per
 seed) get independent binomial counts. Runs without ``predictions.npz`` get the **seed-only bootstrap**
-(seeds resampled, the metric values of ``metrics.csv`` taken as fixed), and every interval says which
-of the two it is (``ci_kind``).
+(seeds resampled, the metric values of ``metrics.csv`` taken as fixed), as do score metrics such as the
+score AUC, which the stored hard labels cannot give; every interval says which it is (``ci_kind``).
 
 Probability of improvement (Agarwal et al., "Deep Reinforcement Learning at the Edge of the Statistical
 Precipice", NeurIPS 2021): ``P(X > Y) = 1 / (N M) sum_i sum_j S(x_i, y_j)`` with ``S = 1`` when ``x_i``
