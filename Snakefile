@@ -5,8 +5,8 @@
 import sys
 import time
 
-from fairbench.workflow_config import ConfigError, check_config, export_tracking_settings
-from fairbench.workflow_runs import (end_message, say_missing_metadata_once, stale_message, start_message, survey,
+from fairbench.pipeline.config import ConfigError, check_config, export_tracking_settings
+from fairbench.pipeline.plan import (end_message, say_missing_metadata_once, stale_message, start_message, survey,
                                     trained_since)
 
 configfile: "config/config.yaml"
@@ -60,7 +60,7 @@ rule check_runs:
     conda:
         "environment.yml"
     shell:
-        "python -m fairbench.workflow_runs check --tables {input.tables:q} --out {output.status:q} > {log:q} 2>&1"
+        "python -m fairbench.pipeline.plan check --tables {input.tables:q} --out {output.status:q} > {log:q} 2>&1"
 
 
 # The default target: every run is an input of its own (a rule without output requires its inputs, so a

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from baselines.mgda import solve_simplex_qp
-from fairbench.aggregation import Weighting, WeightingResult, check_gramian
+from fairbench.method.aggregation import Weighting, WeightingResult, check_gramian
 
 __all__ = ["CAGrad", "cagrad_weights"]
 

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from fairbench.method import Method, StepInputs, StepWeights
+from fairbench.method.base import Method, StepInputs, StepWeights
 
 
 class ERM(Method):

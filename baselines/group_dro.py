@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from fairbench.method import Method, StepInputs, StepWeights, TrainingData
+from fairbench.method.base import Method, StepInputs, StepWeights, TrainingData
 
 
 class GroupDRO(Method):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from fairbench.meta import ValidationSet
-from fairbench.objectives import Objective
+from fairbench.method.meta import ValidationSet
+from fairbench.method.objectives import Objective
 
 
 class LearningToReweight(Objective):

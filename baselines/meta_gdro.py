@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fairbench.meta import ValidationSet
-from fairbench.objectives import Objective, group_coefficients
+from fairbench.method.meta import ValidationSet
+from fairbench.method.objectives import Objective, group_coefficients
 
 
 class MetaGroupDRO(Objective):

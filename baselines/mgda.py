@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fairbench.aggregation import Weighting, WeightingResult, check_gramian
+from fairbench.method.aggregation import Weighting, WeightingResult, check_gramian
 
 __all__ = ["MGDA", "solve_simplex_qp"]
 

@@ -13,7 +13,7 @@ from fairbench.data.errors import DataError
 from fairbench.hparams import HyperParams, parse_override
 from fairbench.models import MODEL_NAMES
 from fairbench.io import OutputError
-from fairbench.tracking import TrackingError, check_wandb_mode
+from fairbench.runs.tracking import TrackingError, check_wandb_mode
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -49,9 +49,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     """Check everything that can be checked (hyper-parameters, protocol options, output folders, wandb
     login) before the first run trains; then train the seeds one after the other."""
-    from fairbench.device import resolve_device
-    from fairbench.runs import RunSpec, check_out_dir, execute
-    from fairbench.train import NonFiniteLossError
+    from fairbench.training.device import resolve_device
+    from fairbench.runs.execute import RunSpec, check_out_dir, execute
+    from fairbench.training.step import NonFiniteLossError
 
     device = resolve_device(args.device)
     overrides: dict[str, Any] = dict(parse_override(text) for text in args.set)
@@ -105,15 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The full ``fairbench`` argument parser."""
     parser = argparse.ArgumentParser(prog="fairbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    from fairbench import bench
     from fairbench.data import cli as data_cli
+    from fairbench.perf import bench, scale
     from fairbench.reports import cli as report_cli
 
     data_cli.register(sub)
     _add_train(sub)
     _add_methods(sub)
     bench.register(sub)
-    __import__("fairbench.scale").scale.register(sub)
+    scale.register(sub)
     report_cli.register(sub)
     return parser
 

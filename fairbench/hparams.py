@@ -88,8 +88,8 @@ class HyperParams:
         return dataclasses.asdict(self)
 
 
-#: "factorised" (default), "functorch" and "autograd" compute the MLP's hypergradients (fairbench/meta.py);
-#: "generic" trains any model through torch.func (fairbench/meta_generic.py), the only path of a model
+#: "factorised" (default), "functorch" and "autograd" compute the MLP's hypergradients (fairbench/method/meta.py);
+#: "generic" trains any model through torch.func (fairbench/method/meta_functional.py), the only path of a model
 #: other than the MLP (for which the default "factorised" then means "generic").
 HYPERGRADIENT_BACKENDS = frozenset({"factorised", "functorch", "autograd", "generic"})
 MLP_ONLY_BACKENDS = frozenset({"functorch", "autograd"})
@@ -125,22 +125,9 @@ REFERENCE_HYPERPARAMS: dict[str, HyperParams] = {
 
 
 #: Defaults of a setting without reference values (every declared setting): its spec's
-#: ``hyperparameters`` are applied over these, and ``val_per_cell`` comes from its split recipe.
+#: ``hyperparameters`` are applied over these, and ``val_per_cell`` comes from its split recipe
+#: (:func:`fairbench.data.hyperparams.reference_hyperparams`).
 DEFAULT_HYPERPARAMS = HyperParams(lr=1e-3, dropout=0.2, batch_size=128, epochs=50, bargain_epochs=15, val_per_cell=2)
-
-
-def reference_hyperparams(setting: str) -> HyperParams:
-    """The reference's hyper-parameters for ``setting``, else the declared defaults of a registered setting.
-
-    A declared setting gets :data:`DEFAULT_HYPERPARAMS` with its split's ``val_per_cell`` and its
-    spec's ``hyperparameters``; unknown names list the valid ones (a ValueError).
-    """
-    if setting in REFERENCE_HYPERPARAMS:
-        return REFERENCE_HYPERPARAMS[setting]
-    from fairbench.data.registry import get_setting
-
-    spec = get_setting(setting)
-    return DEFAULT_HYPERPARAMS.override(val_per_cell=spec.val_per_cell, **dict(spec.hyperparams))
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -12,13 +12,13 @@ from baselines.group_dro import GroupDRO
 from baselines.ltr import LearningToReweight
 from baselines.meta_gdro import MetaGroupDRO
 from baselines.reweighing import Reweighing
-from fairbench.aggregation import AGGREGATORS, get_aggregator
+from fairbench.method.aggregation import AGGREGATORS, get_aggregator
 from fairbench.hparams import HyperParams
-from fairbench.meta import ValidationSet
-from fairbench.method import Method
-from fairbench.objectives import Objective
-from fairbench.protocols import Protocol
-from fairbench.two_stage import MetaReweighting
+from fairbench.method.meta import ValidationSet
+from fairbench.method.base import Method
+from fairbench.method.objectives import Objective
+from fairbench.evaluation.protocols import Protocol
+from fairbench.method.two_stage import MetaReweighting
 
 #: The eight methods of the paper's main table.
 PAPER_METHODS: tuple[str, ...] = ("erm", "dro", "ltr", "forml", "meta_gdro", "nbs_ltr", "nbs_forml",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fairbench.meta import ValidationSet
-from fairbench.model import MLPParams, draw_dropout_masks, init_mlp
+from fairbench.method.meta import ValidationSet
+from fairbench.models.functional_mlp import MLPParams, draw_dropout_masks, init_mlp
 
 
 def synthetic_problem(*, n_features: int = 7, batch: int = 16, n_groups: int = 2, per_cell: int = 2,

@@ -11,8 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fairbench.aggregation as agg
-from fairbench.aggregation import (
+import fairbench.method.aggregation as agg
+from fairbench.method.aggregation import (
     AGGREGATORS,
     NAN_GRAMIAN_MESSAGE,
     MeanWeighting,
@@ -49,7 +49,7 @@ def test_options_reach_the_weighting() -> None:
 
 def test_registry_is_importable_from_any_entry_point() -> None:
     """A baseline imported before the registry must not break the import cycle."""
-    code = "import baselines.cagrad\nfrom fairbench.aggregation import AGGREGATORS\nprint(len(AGGREGATORS))"
+    code = "import baselines.cagrad\nfrom fairbench.method.aggregation import AGGREGATORS\nprint(len(AGGREGATORS))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(len(NAMES))
     with pytest.raises(AttributeError):

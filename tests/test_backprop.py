@@ -1,4 +1,4 @@
-"""The hand-written real step (fairbench.backprop) against autograd: bitwise equal, not just close."""
+"""The hand-written real step (fairbench.models.backprop) against autograd: bitwise equal, not just close."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fairbench import backprop
-from fairbench.meta import hypergradients
-from fairbench.model import NO_DROPOUT, MLPParams, draw_dropout_masks, init_mlp, mlp_logits
-from fairbench.optim import SGDConfig
+from fairbench.models import backprop
+from fairbench.method.meta import hypergradients
+from fairbench.models.functional_mlp import NO_DROPOUT, MLPParams, draw_dropout_masks, init_mlp, mlp_logits
+from fairbench.models.optim import SGDConfig
 from tests.helpers import synthetic_problem
 
 

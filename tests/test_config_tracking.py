@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from fairbench.hparams import REFERENCE_HYPERPARAMS, parse_override, reference_hyperparams
-from fairbench.protocols import PROTOCOLS, get_protocol
-from fairbench.tracking import Tracker, resolve_wandb_mode
-from fairbench.workflow_config import ALL_EPOCHS, ConfigError, check_config, job_hyperparams, variant_overrides
+from fairbench.data.hyperparams import reference_hyperparams
+from fairbench.hparams import REFERENCE_HYPERPARAMS, parse_override
+from fairbench.evaluation.protocols import PROTOCOLS, get_protocol
+from fairbench.runs.tracking import Tracker, resolve_wandb_mode
+from fairbench.pipeline.config import ALL_EPOCHS, ConfigError, check_config, job_hyperparams, variant_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 

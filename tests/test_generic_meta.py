@@ -1,4 +1,4 @@
-"""The generic torch.func meta step (fairbench/meta_generic.py) against the MLP's fast path."""
+"""The generic torch.func meta step (fairbench/method/meta_functional.py) against the MLP's fast path."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import torch
 import torch.nn.functional as F
 from helpers import synthetic_problem, synthetic_split
 
-from fairbench import backprop
+from fairbench.models import backprop
 from fairbench.hparams import HyperParams
-from fairbench.meta import ValidationSet, hypergradients
-from fairbench.meta_generic import FunctionalModel, hypergradients_generic, seeded
-from fairbench.model import HIDDEN_SIZES, DropoutMasks
+from fairbench.method.meta import ValidationSet, hypergradients
+from fairbench.method.meta_functional import hypergradients_generic
+from fairbench.models.functional import FunctionalModel, seeded
+from fairbench.models.functional_mlp import HIDDEN_SIZES, DropoutMasks
 from fairbench.models.mlp import MLP
-from fairbench.optim import SGDConfig
-from fairbench.protocols import get_protocol
+from fairbench.models.optim import SGDConfig
+from fairbench.evaluation.protocols import get_protocol
 from fairbench.registry import build_method
-from fairbench.train import train
+from fairbench.training.loop import train
 
 OPT = SGDConfig(lr=0.05, momentum=0.9, weight_decay=5e-4)
 DROPOUT = 0.3

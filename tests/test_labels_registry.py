@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fairbench import registry
-from fairbench.objectives import Objective
+from fairbench.method.objectives import Objective
 from fairbench.reports import figures, labels
 from fairbench.reports.collect import collect_runs
 from fairbench.reports.selection import select_epochs

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fairbench.meta import (ValidationSet, clip_and_normalise, hypergradients, hypergradients_autograd,
+from fairbench.method.meta import (ValidationSet, clip_and_normalise, hypergradients, hypergradients_autograd,
                             hypergradients_functorch, meta_loss_per_example, soft_f1_surrogate)
-from fairbench.model import MLPParams, mlp_logits
-from fairbench.optim import SGDConfig, lookahead_base
+from fairbench.models.functional_mlp import MLPParams, mlp_logits
+from fairbench.models.optim import SGDConfig, lookahead_base
 from tests.helpers import synthetic_problem
 
 OPT = SGDConfig(lr=0.1, momentum=0.9, weight_decay=5e-4)

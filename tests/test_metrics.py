@@ -1,4 +1,4 @@
-"""Tests of fairbench.metrics: cross-checks against scikit-learn, properties, degenerate inputs."""
+"""Tests of fairbench.evaluation.metrics: cross-checks against scikit-learn, properties, degenerate inputs."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from fairbench.metrics import (
+from fairbench.evaluation.metrics import (
     EMPTY_INPUT_ERROR,
     EVALUATE_GROUP_KEYS,
     EVALUATE_OVERALL_KEYS,
@@ -700,5 +700,5 @@ def test_group_and_score_types_are_interchangeable(convert) -> None:
 
 
 def test_the_library_does_not_import_sklearn() -> None:
-    code = "import sys, fairbench.metrics; sys.exit('sklearn' in sys.modules)"
+    code = "import sys, fairbench.evaluation.metrics; sys.exit('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -10,15 +10,15 @@ import pytest
 import torch
 from helpers import synthetic_split
 
-from fairbench import runs
+from fairbench.runs import execute as runs
 from fairbench.cli import main
 from fairbench.data import Part, SplitData
 from fairbench.hparams import HyperParams
-from fairbench.meta import ValidationSet
+from fairbench.method.meta import ValidationSet
 from fairbench.models import MODEL_NAMES, build_model
-from fairbench.protocols import get_protocol
+from fairbench.evaluation.protocols import get_protocol
 from fairbench.registry import PAPER_METHODS, build_method
-from fairbench.train import train
+from fairbench.training.loop import train
 
 #: torchvision's resnet18 (11,689,512 parameters) with a 2-way head instead of 1000-way.
 RESNET18_PARAMETERS = 11_689_512 - (512 * 1000 + 1000) + (512 * 2 + 2)
@@ -95,13 +95,13 @@ def test_cnn_trains_with_every_paper_method(method: str) -> None:
 
 
 def test_resnet_takes_a_meta_step() -> None:
-    from fairbench.train_generic import GenericTrainer
+    from fairbench.training.generic_step import GenericStep
 
     data, protocol = image_split(shape=(3, 8, 8), n_train=8), get_protocol("standard")
     hp = _hp(model="resnet18", batch_size=4)
     tr, va = data.train.to_torch(), data.val.to_torch()
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
-    trainer = GenericTrainer(build_method("nbs_ltr", hp, protocol, val), hp, val,
+    trainer = GenericStep(build_method("nbs_ltr", hp, protocol, val), hp, val,
                              build_model("resnet18", data.n_features, data.input_shape, dropout=0.1),
                              dropout_generator=torch.Generator().manual_seed(0))
     before = [p.clone() for p in trainer.params]

@@ -14,20 +14,20 @@ import yaml
 from helpers import synthetic_split
 from test_models import image_split
 
-from fairbench import runs
+from fairbench.runs import execute as runs
 from fairbench.cli import main
-from fairbench.device import resolve_device
+from fairbench.training.device import resolve_device
 from fairbench.hparams import HyperParams
-from fairbench.meta import ValidationSet
-from fairbench.protocols import get_protocol
+from fairbench.method.meta import ValidationSet
+from fairbench.evaluation.protocols import get_protocol
 from fairbench.registry import build_method
-from fairbench.train import train
-from fairbench.workflow_config import ConfigError, check_config
+from fairbench.training.loop import train
+from fairbench.pipeline.config import ConfigError, check_config
 
 ROOT = Path(__file__).resolve().parents[1]
 #: CPU vs CUDA, same run without dropout and with one batch per epoch (so neither device's random
 #: streams matter): every per-epoch number within this absolute and relative tolerance (float32
-#: kernels sum in different orders; TF32 is off, fairbench/device.py).
+#: kernels sum in different orders; TF32 is off, fairbench/training/device.py).
 CPU_CUDA_ATOL, CPU_CUDA_RTOL = 1e-4, 1e-3
 #: Yes/no batch tests (alignment, NBS solvable, Pareto improvement, ...) may flip on a near-tie: per
 #: column, at most one of the run's eight batches (one batch per epoch) may differ.
@@ -122,7 +122,7 @@ def test_cuda_runs_with_dropout_repeat_exactly(case: str) -> None:
 
 
 def test_bench_device_times_the_fast_and_generic_steps(monkeypatch, capsys) -> None:
-    from fairbench import bench_device
+    from fairbench.perf import bench_device
 
     monkeypatch.setattr(bench_device, "load_run_data", lambda spec, prepared_dir=None: synthetic_split(n_train=64))
     rows = bench_device.step_times("titanic-sex", [torch.device("cpu")], prepared_dir=None, model=None,
@@ -157,7 +157,8 @@ def test_cuda_trains_resnet18_and_repeats_exactly(method: str) -> None:
 
 
 def test_bench_adds_the_device_table_where_a_gpu_exists(monkeypatch, capsys) -> None:
-    from fairbench import bench, bench_device, device
+    from fairbench.perf import bench, bench_device
+    from fairbench.training import device
 
     asked: list[str] = []
     monkeypatch.setattr(bench, "bench_setting", lambda s, **k: [("n_cells", 4.0)])

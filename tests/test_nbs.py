@@ -1,4 +1,4 @@
-"""Properties of the exact Nash bargaining weighting (fairbench.nbs) over generated matrix families."""
+"""Properties of the exact Nash bargaining weighting (fairbench.method.nbs) over generated matrix families."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fairbench.aggregation import NAN_GRAMIAN_MESSAGE, aggregate
-from fairbench.nbs import CONVERGED, DIVERGED, NO_SOLUTION, NashBargaining, solve_nbs
+from fairbench.method.aggregation import NAN_GRAMIAN_MESSAGE, aggregate
+from fairbench.method.nbs import CONVERGED, DIVERGED, NO_SOLUTION, NashBargaining, solve_nbs
 from tests.test_agg_families import (
     IN_HULL,
     SOLVABLE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fairbench.nbs import solve_nbs
-from fairbench.nbs_reference import solve_nbs_reference
+from fairbench.method.nbs import solve_nbs
+from tests.oracles.nbs_reference import solve_nbs_reference
 from tests.test_agg_families import hull_sum, solvable_correlated, solvable_random
 
 cp = pytest.importorskip("cvxpy")

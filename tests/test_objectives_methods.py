@@ -14,14 +14,14 @@ from baselines.group_dro import GroupDRO
 from baselines.ltr import LearningToReweight
 from baselines.meta_gdro import MetaGroupDRO
 from baselines.reweighing import Reweighing
-from fairbench.aggregation import get_aggregator
-from fairbench.hparams import reference_hyperparams
-from fairbench.meta import Hypergradients, ValidationSet, clip_and_normalise
-from fairbench.method import StepInputs, TrainingData
-from fairbench.objectives import group_coefficients
-from fairbench.protocols import get_protocol
+from fairbench.method.aggregation import get_aggregator
+from fairbench.data.hyperparams import reference_hyperparams
+from fairbench.method.meta import Hypergradients, ValidationSet, clip_and_normalise
+from fairbench.method.base import StepInputs, TrainingData
+from fairbench.method.objectives import group_coefficients
+from fairbench.evaluation.protocols import get_protocol
 from fairbench.registry import PAPER_METHODS, available_methods, build_method
-from fairbench.two_stage import MetaReweighting
+from fairbench.method.two_stage import MetaReweighting
 
 
 def _val(n_groups: int, sizes: list[int]) -> ValidationSet:
@@ -177,7 +177,7 @@ def test_unknown_method_lists_valid_names() -> None:
 def test_a_new_objective_is_one_class_and_one_registry_entry(monkeypatch) -> None:
     """The README's "Add a method" example, verbatim in spirit."""
     from fairbench import registry
-    from fairbench.objectives import Objective
+    from fairbench.method.objectives import Objective
 
     class WorstCell(Objective):
         name = "worst_cell"

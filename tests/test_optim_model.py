@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fairbench.model import NO_DROPOUT, draw_dropout_masks, init_mlp, mlp_logits
-from fairbench.optim import SGDConfig, sgd_step
+from fairbench.models.functional_mlp import NO_DROPOUT, draw_dropout_masks, init_mlp, mlp_logits
+from fairbench.models.optim import SGDConfig, sgd_step
 
 
 def test_sgd_step_equals_torch_optim_sgd() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairbench.predictions import Predictions, load_predictions, save_predictions
+from fairbench.runs.predictions import Predictions, load_predictions, save_predictions
 
 
 def _random(n_test: int = 37, epochs: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

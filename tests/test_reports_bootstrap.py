@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fairbench import metrics as M
+from fairbench.evaluation import metrics as M
 from fairbench.reports.bootstrap import (CI_KINDS, CellCounts, counts_from_predictions, load_selected_counts,
                                          metrics_from_counts, percentile_ci, probability_of_improvement,
                                          resample_counts, seed_bootstrap, seed_row_bootstrap, shares_test_set)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairbench import metrics as M
-from fairbench.predictions import load_predictions, save_predictions
+from fairbench.evaluation import metrics as M
+from fairbench.runs.predictions import load_predictions, save_predictions
 from tests.test_reports_fixtures import GROUPS, write_run
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairbench.protocols import PROTOCOLS
+from fairbench.evaluation.protocols import PROTOCOLS
 
 GROUPS = ("female", "male")
 CELLS = ("female_y0", "female_y1", "male_y0", "male_y1")

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fairbench import metrics, runs
+from fairbench.evaluation import metrics
+from fairbench.runs import execute as runs
 from fairbench.cli import main
 from fairbench.hparams import HyperParams
-from fairbench.predictions import load_predictions
-from fairbench.protocols import get_protocol
-from fairbench.train import initial_params, params_fingerprint
+from fairbench.runs.predictions import load_predictions
+from fairbench.evaluation.protocols import get_protocol
+from fairbench.training.init import initial_params, params_fingerprint
 from tests.helpers import synthetic_split
 
 HP = HyperParams(lr=0.05, dropout=0.2, batch_size=16, epochs=2, bargain_epochs=1, val_per_cell=2)

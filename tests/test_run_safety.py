@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 
 from fairbench import io as fb_io
-from fairbench import runs
+from fairbench.runs import execute as runs
 from fairbench.cli import main
 from fairbench.io import OutputError, StagedFiles, check_writable_folder
-from fairbench.tracking import Tracker, TrackingError, check_wandb_mode
-from fairbench.train import NonFiniteLossError
+from fairbench.runs.tracking import Tracker, TrackingError, check_wandb_mode
+from fairbench.training.step import NonFiniteLossError
 from tests.helpers import synthetic_split
 
 SMALL = ["--batch-size", "16", "--epochs", "2", "--no-progress", "--wandb-mode", "disabled"]
@@ -343,7 +343,7 @@ def test_a_val_per_cell_ablation_under_the_paper_protocol_is_refused_by_the_conf
 
     import yaml
 
-    from fairbench.workflow_config import ConfigError, check_config
+    from fairbench.pipeline.config import ConfigError, check_config
 
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     assert check_config(copy.deepcopy(config))
@@ -353,7 +353,7 @@ def test_a_val_per_cell_ablation_under_the_paper_protocol_is_refused_by_the_conf
 
 
 def test_the_pipeline_failure_record_removes_every_file_of_an_earlier_run(tmp_path) -> None:
-    from fairbench.workflow_runs import record_failure
+    from fairbench.pipeline.plan import record_failure
 
     run = tmp_path / "seed0"
     run.mkdir()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fairbench.cli import main
-from fairbench.scale import Measurement, linear_fit, summary
+from fairbench.perf.scale import Measurement, linear_fit, summary
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from test_data_declared import survey_spec  # noqa: E402
@@ -65,7 +65,7 @@ def test_scale_command_on_a_declared_setting(tmp_path: Path, monkeypatch: pytest
 
 def test_bad_sizes_are_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--sizes '10,x'"):
-        from fairbench.scale import _sizes
+        from fairbench.perf.scale import _sizes
 
         _sizes("10,x")
     assert main(["scale", "--prepared", str(tmp_path), "--methods", "nope"]) == 2

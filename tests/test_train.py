@@ -11,13 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
-from fairbench import runs
+from fairbench.runs import execute as runs
 from fairbench.data import Part
 from fairbench.hparams import HyperParams
-from fairbench.meta import ValidationSet
-from fairbench.protocols import get_protocol
+from fairbench.method.meta import ValidationSet
+from fairbench.evaluation.protocols import get_protocol
 from fairbench.registry import available_methods, build_method
-from fairbench.train import NonFiniteLossError, initial_params, train
+from fairbench.training.init import initial_params
+from fairbench.training.loop import train
+from fairbench.training.step import NonFiniteLossError
 from tests.helpers import synthetic_split
 
 HP = HyperParams(lr=0.05, dropout=0.2, batch_size=16, epochs=3, bargain_epochs=2, val_per_cell=2)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fairbench.workflow_config import check_config
+from fairbench.pipeline.config import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fairbench.workflow_config import ConfigError, TrainJob, check_config, coerce_hyperparam, job_hyperparams
-from fairbench.workflow_runs import check, record_failure, rerun_command, stale_message, start_message, survey
+from fairbench.pipeline.config import ConfigError, TrainJob, check_config, coerce_hyperparam, job_hyperparams
+from fairbench.pipeline.plan import check, record_failure, rerun_command, stale_message, start_message, survey
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ("student_por-sex", "titanic-sex", "us_crime-blackgt6pct")

@@ -4,7 +4,8 @@
 ``__label__`` and ``__group__`` (int64). ``<out_dir>/<setting>.json`` records the feature names,
 group names, cell layout, row count, the sha256 of every raw input and of the Parquet file.
 Both are written atomically, the manifest last; :func:`load_prepared` checks them against each
-other and against the registry.
+other and against the registry. A setting with a handler (:mod:`fairbench.data.handlers`: the image
+settings) is prepared by its handler.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fairbench import __version__
 from fairbench.data.acquire import fetch, sha256_bytes, sha256_file
 from fairbench.data.errors import PREPARED_MISMATCH, PREPARED_MISSING, PreparedDataError
 from fairbench.data.frames import reference_frame
+from fairbench.data.handlers import find_handler
 from fairbench.data.preprocess import EncodedTable, encode_frame
 from fairbench.data.registry import get_setting
 from fairbench.io import write_bytes_atomic, write_json_atomic
@@ -53,10 +55,9 @@ def prepare(
 ) -> Path:
     """Fetch, rebuild and encode ``setting``; write its Parquet file and manifest; return the Parquet path."""
     spec = get_setting(setting)
-    from fairbench.data.images import image_setting, prepare_image_setting
-
-    if image_setting(setting) is not None:  # pixels and labels (fairbench/data/images/table.py)
-        return prepare_image_setting(setting, out_dir, data_dir=data_dir, mirror=mirror)
+    handler = find_handler(setting)
+    if handler is not None:  # an image setting: pixels and labels (fairbench/data/images/table.py)
+        return handler.prepare(setting, out_dir, data_dir=data_dir, mirror=mirror)
     paths = fetch(spec.dataset, data_dir=data_dir, mirror=mirror, base_url=base_url)
     table = encode_frame(setting, reference_frame(setting, paths=paths))
     raw = {_raw_key(p): sha256_file(p) for p in paths.values()}

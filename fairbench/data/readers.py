@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fairbench.data.errors import DataWarning
+from fairbench.data.registry import get_dataset
 
 TITANIC_CSV_ROUNDED = (
     "titanic: using titanic3.csv, which rounds 9 infant ages to 2 decimals (e.g. 0.92 instead of "
@@ -128,8 +129,6 @@ def read_dataset(dataset: str, paths: Mapping[str, Path]) -> tuple[pd.DataFrame,
     The paper's datasets use the readers above; a declared or code-registered dataset its own
     ``reader`` (:class:`fairbench.data.tables.TableRecipe` for YAML specs).
     """
-    from fairbench.data.registry import get_dataset
-
     spec = get_dataset(dataset)
     reader = spec.reader if spec.reader is not None else READERS[dataset]
     return reader(paths)

@@ -4,8 +4,13 @@ The six datasets and seven settings of the paper are written here in Python (the
 split files are pinned by the tests). Every other setting is *declared*: a YAML spec (the format
 is in :mod:`fairbench.data.declare`) shipped in ``fairbench/data/specs/`` (German credit,
 ACSIncome), named by ``$FAIRBENCH_DATA_SPECS`` / ``fairbench data --spec`` / the workflow key
-``data.specs``, or added from code with :func:`register`. Declared specs are loaded on the first
-look-up, so every accessor below sees them.
+``data.specs``, or added from code with :func:`register`.
+
+The registry imports no other stage of the data layer. Settings that come from elsewhere (declared
+specs, the image settings) are added by *loaders*: functions that modules above the registry hand to
+:func:`add_loader` when they are imported (:mod:`fairbench.data.catalogue`, which the package
+``fairbench.data`` imports, so any import of this module installs them). Every accessor below runs
+the loaders first, so it sees those settings too.
 
 Facts of the paper's datasets come from their canonical raw files (docs/datasets.md §2: sha256
 and size of every raw file) and the reference frames (row order, labels, group definitions, encoded widths).
@@ -127,7 +132,7 @@ class SettingSpec:
     recipe, test rows drawn with replacement as the caller asks (the paper protocol: with), else
     as ``test_replacement`` says. ``n_features`` (``None``:
     unchecked) is the encoded width. ``hyperparams`` are the declared defaults
-    (:func:`fairbench.hparams.reference_hyperparams`); ``display_name`` names it in tables.
+    (:func:`fairbench.data.hyperparams.reference_hyperparams`); ``display_name`` names it in tables.
     """
 
     name: str
@@ -423,37 +428,45 @@ def register(dataset: DatasetSpec | None, settings: Iterable[SettingSpec] = ()) 
     return [spec.name for spec in settings]
 
 
-def _declared() -> None:
-    """Load the shipped specs once, and the user's specs whenever ``$FAIRBENCH_DATA_SPECS`` changes;
-    register the image settings (:mod:`fairbench.data.images`) once."""
-    from fairbench.data.declare import load_declared
-    from fairbench.data.images import register_images
+#: Functions that add settings to the registry, run in order before every look-up (each must be cheap
+#: when there is nothing new to add); filled by :func:`add_loader`.
+_loaders: list[Callable[[], None]] = []
 
-    load_declared()
-    register_images()
+
+def add_loader(loader: Callable[[], None]) -> None:
+    """Run ``loader`` before every look-up from now on (after the loaders added before it; once per function)."""
+    if loader not in _loaders:
+        _loaders.append(loader)
+
+
+def _load() -> None:
+    """Run the loaders (:mod:`fairbench.data.catalogue`: the shipped specs once, the user's specs whenever
+    ``$FAIRBENCH_DATA_SPECS`` changes, the image settings once)."""
+    for loader in _loaders:
+        loader()
 
 
 def list_settings() -> list[str]:
     """Names of all settings, in registry order (the paper's seven, then the declared ones)."""
-    _declared()
+    _load()
     return list(SETTINGS)
 
 
 def list_datasets() -> list[str]:
     """Names of all datasets, in registry order."""
-    _declared()
+    _load()
     return list(DATASETS)
 
 
 def all_settings() -> list[SettingSpec]:
     """Every setting, in registry order."""
-    _declared()
+    _load()
     return list(SETTINGS.values())
 
 
 def get_setting(name: str) -> SettingSpec:
     """The setting called ``name``; :class:`UnknownSettingError` lists the valid names otherwise."""
-    _declared()
+    _load()
     try:
         return SETTINGS[name]
     except (KeyError, TypeError):
@@ -462,7 +475,7 @@ def get_setting(name: str) -> SettingSpec:
 
 def get_dataset(name: str) -> DatasetSpec:
     """The dataset called ``name``; :class:`UnknownSettingError` lists the valid names otherwise."""
-    _declared()
+    _load()
     try:
         return DATASETS[name]
     except (KeyError, TypeError):

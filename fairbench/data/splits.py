@@ -5,7 +5,8 @@ paper's recipe, see :mod:`fairbench.data.indices`). The scaler is fit on all row
 ``scaler_fit="all"``) or on the training rows only (``scaler_fit="train"``).
 
 The encoded table comes from ``prepared_dir`` (Parquet written by :func:`fairbench.data.prepare`)
-when given, else it is rebuilt from the raw cache (and kept in memory for the process).
+when given, else it is rebuilt from the raw cache (and kept in memory for the process). A setting
+with a handler (:mod:`fairbench.data.handlers`: the image settings) is split by its handler.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from fairbench.data.acquire import resolve_data_dir, resolve_mirror
 from fairbench.data.frames import reference_frame
+from fairbench.data.handlers import find_handler
 from fairbench.data.indices import SplitIndices, check_indices, draw_indices, load_paper_indices
 from fairbench.data.prepared import cell_names, load_prepared
 from fairbench.data.preprocess import SCALER_FITS, EncodedTable, ScalerFit, encode_frame, fit_scaler
@@ -132,11 +134,10 @@ def load_split(
     """
     if scaler_fit not in SCALER_FITS:
         raise ValueError(BAD_SCALER_FIT.format(valid=", ".join(SCALER_FITS), value=scaler_fit))
-    from fairbench.data.images import image_setting, load_image_split
-
-    if image_setting(setting) is not None:  # pixels in [0, 1]: nothing is fit (fairbench/data/images/table.py)
-        return load_image_split(setting, split=split, test_with_replacement=test_with_replacement,
-                                val_per_cell=val_per_cell, prepared_dir=prepared_dir, data_dir=data_dir, mirror=mirror)
+    handler = find_handler(setting)
+    if handler is not None:  # an image setting: pixels in [0, 1], nothing is fit (fairbench/data/images/table.py)
+        return handler.load_split(setting, split=split, test_with_replacement=test_with_replacement,
+                                  val_per_cell=val_per_cell, prepared_dir=prepared_dir, data_dir=data_dir, mirror=mirror)
     table = encoded_table(setting, prepared_dir=prepared_dir, data_dir=data_dir, mirror=mirror)
     indices = split_indices(
         setting, table, split=split, test_with_replacement=test_with_replacement, val_per_cell=val_per_cell

@@ -23,7 +23,7 @@ MODELS: dict[str, str] = {
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 
-#: The model whose meta step and real step are written out by hand (fairbench/meta.py, backprop.py).
+#: The model whose meta step and real step are written out by hand (fairbench/method/meta.py, backprop.py).
 FAST_PATH_MODEL = "mlp"
 
 

@@ -1,15 +1,15 @@
 """The paper's MLP ``d -> 128 -> 64 -> 2`` (ReLU, dropout) as an ``nn.Module`` (docs/method.md §1).
 
-The same network as :mod:`fairbench.model`, whose functional form the fast meta step uses; this one
-runs through the generic ``torch.func`` step (:mod:`fairbench.meta_generic`) and converts to and
-from :class:`fairbench.model.MLPParams`, so both paths can be compared on equal weights.
+The same network as :mod:`fairbench.models.functional_mlp`, whose functional form the fast meta step uses; this one
+runs through the generic ``torch.func`` step (:mod:`fairbench.method.meta_functional`) and converts to and
+from :class:`fairbench.models.functional_mlp.MLPParams`, so both paths can be compared on equal weights.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from fairbench.model import HIDDEN_SIZES, N_CLASSES, MLPParams
+from fairbench.models.functional_mlp import HIDDEN_SIZES, N_CLASSES, MLPParams
 
 
 class MLP(nn.Module):
@@ -35,5 +35,5 @@ class MLP(nn.Module):
         return self
 
     def to_params(self) -> MLPParams:
-        """The weights as :class:`fairbench.model.MLPParams` (detached)."""
+        """The weights as :class:`fairbench.models.functional_mlp.MLPParams` (detached)."""
         return MLPParams(*(p.detach() for p in self.parameters()))

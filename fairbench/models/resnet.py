@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from fairbench.model import N_CLASSES
+from fairbench.models.functional_mlp import N_CLASSES
 from fairbench.models import check_image_shape
 
 STAGES: tuple[int, ...] = (64, 128, 256, 512)

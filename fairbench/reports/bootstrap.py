@@ -2,7 +2,7 @@
 
 Every hard-label metric of the tables (overall AUC = balanced accuracy, per-group AUC, TPR and FPR,
 their gaps, the worst group) is a function of the **correct counts per (group, label) cell** of the
-test set (``fairbench/metrics.py``): with ``k[g, y]`` correct out of ``n[g, y]``,
+test set (``fairbench/evaluation/metrics.py``): with ``k[g, y]`` correct out of ``n[g, y]``,
 ``TPR_g = k[g, 1] / n[g, 1]``, ``FPR_g = 1 - k[g, 0] / n[g, 0]``, ``AUC_g = (TPR_g + TNR_g) / 2``
 (the mean over the classes present) and the overall AUC the same on the pooled counts.
 
@@ -96,13 +96,13 @@ def _balanced(tpr: np.ndarray, tnr: np.ndarray) -> np.ndarray:
 
 def _nan_reduce(fn, values: np.ndarray) -> np.ndarray:  # noqa: ANN001
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, as in fairbench.metrics
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, as in fairbench.evaluation.metrics
         return fn(values, axis=-1)
 
 
 def metrics_from_counts(correct: np.ndarray, total: np.ndarray) -> dict[str, np.ndarray]:
     """Every metric of :data:`COUNT_METRICS` from counts of shape ``(..., n_groups, 2)``; leading axes
-    are kept (draws, seeds). Same conventions as ``fairbench/metrics.py`` (NaN groups ignored)."""
+    are kept (draws, seeds). Same conventions as ``fairbench/evaluation/metrics.py`` (NaN groups ignored)."""
     k, n = np.asarray(correct, dtype=float), np.asarray(total, dtype=float)
     tnr_g, tpr_g = _ratio(k[..., 0], n[..., 0]), _ratio(k[..., 1], n[..., 1])
     auc_g = _balanced(tpr_g, tnr_g)
@@ -222,7 +222,7 @@ def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc
     Runs without the file are left out (their intervals fall back to the seed-only bootstrap). A file
     whose numbers disagree with ``metrics.csv`` (``check`` metrics beyond ``tolerance``) is an error.
     """
-    from fairbench.predictions import load_predictions
+    from fairbench.runs.predictions import load_predictions
 
     out: dict[str, CellCounts] = {}
     for row in selected.drop_duplicates("run_dir").itertuples(index=False):

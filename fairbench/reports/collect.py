@@ -1,4 +1,4 @@
-"""Read run folders (``run.json`` + ``metrics.csv``, written by :mod:`fairbench.runs`) into one long
+"""Read run folders (``run.json`` + ``metrics.csv``, written by :mod:`fairbench.runs.execute`) into one long
 table: one row per (run, epoch), with the run's configuration repeated on every row.
 
 Runs whose status is not ``"complete"`` are never averaged: they are left out of the table and listed
@@ -95,7 +95,7 @@ def derive_experiment(run_json: Path, config: dict[str, Any]) -> str:
 
 
 def _stage1_epochs(protocol: dict[str, Any], bargain_epochs: int, epochs: int) -> int:
-    """Bargaining epochs for T (mirrors :meth:`fairbench.protocols.Protocol.stage1_epochs`)."""
+    """Bargaining epochs for T (mirrors :meth:`fairbench.evaluation.protocols.Protocol.stage1_epochs`)."""
     n = bargain_epochs if protocol.get("bargain_through_T", False) else max(bargain_epochs - 1, 0)
     return min(n, epochs)
 

@@ -34,13 +34,13 @@ from fairbench.reports.collect import prefer_experiments  # noqa: E402
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate  # noqa: E402
 from fairbench.reports.labels import (PAPER_METHODS, main_methods, method_label, method_order,  # noqa: E402
                                       method_style, metric_label, setting_label, setting_order, split_method)
-from fairbench.reports.seed_count import seed_count_figure, widths_by_seed_count  # noqa: E402
+from fairbench.reports.seed_count import WIDTH_METRICS, widths_by_seed_count  # noqa: E402
 from fairbench.reports.selection import select_epochs  # noqa: E402
 from fairbench.reports.stats import NBS_PAIRS, bootstrap_summary, nbs_stage1_identical  # noqa: E402
 from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
 
 __all__ = ["ablation_figure", "alignment_figure", "curves_figure", "pareto_front", "save_figure",
-           "tradeoff_figure", "write_figures"]
+           "seed_count_figure", "tradeoff_figure", "write_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +363,37 @@ def ablation_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
                  [f"seed mean; bars: 95 % CI of the seed mean (bootstrap over seeds), n = {seeds} seeds"])
     _legend_below(fig, axes[0])
     return save_figure(fig, Path(out_dir) / f"{experiment}_{protocol}_{setting}")
+
+
+def seed_count_figure(widths: pd.DataFrame, protocol: str, out_dir: str | Path) -> list[Path]:
+    """Median interval width over methods against the number of seeds, one line per setting and one panel
+    per metric, with the ``1 / sqrt(n)`` line through each setting's last (most precise) point (dashed)."""
+    here = widths[widths["protocol"] == protocol]
+    metrics = [m for m in WIDTH_METRICS if m in set(here["metric"])]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, metric in zip(axes[0], metrics):
+        for i, setting in enumerate(setting_order(here["setting"].unique())):
+            rows = here[(here["setting"] == setting) & (here["metric"] == metric)]
+            median = rows.groupby("n")["width"].median()
+            n = median.index.to_numpy(dtype=float)
+            ax.plot(n, median.to_numpy(), marker="o", color=colours(i), label=setting_label(setting))
+            ax.plot(n, median.iloc[-1] * np.sqrt(n[-1] / n), linestyle="--", color=colours(i), linewidth=0.9)
+        ax.set_xlabel("seeds (the first n)")
+        ax.set_ylabel("width of the 95 % CI")
+        ax.set_title(metric_label(metric))
+        ax.set_ylim(bottom=0)
+    kinds = "; ".join(sorted(set(here["ci_kind"])))
+    n_methods = here.groupby("setting")["method"].nunique()
+    methods = f"{n_methods.min()}" if n_methods.min() == n_methods.max() else f"{n_methods.min()}-{n_methods.max()}"
+    fig.suptitle(f"Interval width against seeds ({protocol} protocol)\n"
+                 f"markers: median over {methods} methods of the width of the 95 % bootstrap CI of the seed mean "
+                 f"({kinds}); dashed: 1/sqrt(n) through the last point",
+                 fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.06), frameon=False)
+    fig.tight_layout()
+    return save_figure(fig, Path(out_dir) / f"ci_width_by_seeds_{protocol}")
 
 
 def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | None = None) -> list[Path]:

@@ -11,7 +11,7 @@ __all__ = [
 ]
 
 # Method names, families and order come from the registry (fairbench/registry.py and the aggregators of
-# fairbench/aggregation.py), read on first use: a method registered there appears in every table and
+# fairbench/method/aggregation.py), read on first use: a method registered there appears in every table and
 # figure with its own label, colour and marker. The names below only give the built-in methods their
 # customary display names and colours; a new one takes its class's ``label`` attribute when it has one
 # (else its name), the next free colour and, for a new aggregator, the next free marker.
@@ -48,7 +48,7 @@ _SPARE_MARKERS = ("*", "h", "p", "<", ">", "d", "H", "8")
 def method_families() -> dict[str, tuple[str, ...]]:
     """``PAPER_METHODS``, ``OBJECTIVES``, ``AGGREGATORS`` and ``BASELINES`` in registry order."""
     from fairbench import registry
-    from fairbench.aggregation import AGGREGATORS as aggregators
+    from fairbench.method.aggregation import AGGREGATORS as aggregators
 
     return {"PAPER_METHODS": tuple(registry.PAPER_METHODS), "OBJECTIVES": tuple(registry.OBJECTIVES),
             "AGGREGATORS": tuple(aggregators), "BASELINES": tuple(registry.BASELINES)}
@@ -68,7 +68,7 @@ def __getattr__(name: str) -> tuple[str, ...]:
 
 def _registered_class(name: str) -> object | None:
     from fairbench import registry
-    from fairbench.aggregation import AGGREGATORS as aggregators
+    from fairbench.method.aggregation import AGGREGATORS as aggregators
 
     return registry.OBJECTIVES.get(name) or aggregators.get(name)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from fairbench.io import write_json_atomic
-from fairbench.tracking import Tracker
+from fairbench.runs.tracking import Tracker
 
 
 def publish_report(tables_dir: str | Path, figure_dirs: list[str | Path], record_path: str | Path, *,

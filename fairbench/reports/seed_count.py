@@ -6,13 +6,13 @@ the seed mean (``fairbench.reports.stats.bootstrap_summary``: seeds, and test ro
 ``predictions.npz``) twice, on the ``FEW_SEEDS`` smallest seeds and on all of them, and reports the widths
 and their ratio. Each seed of the standard protocol draws its own split, initial weights and shuffling, so
 the seed mean's standard error, and with it the interval's width, scales as ``1 / sqrt(n)``: the expected
-ratio is ``sqrt(few / n)`` (0.45 for 5 -> 25 seeds).
+ratio is ``sqrt(few / n)`` (0.45 for 5 -> 25 seeds). The figure of these widths is
+:func:`fairbench.reports.figures.seed_count_figure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,8 +23,7 @@ from fairbench.reports.labels import HIGHER_IS_BETTER, method_label, method_orde
 from fairbench.reports.render import Cell, Table
 from fairbench.reports.stats import GROUP_KEYS, bootstrap_summary
 
-__all__ = ["FEW_SEEDS", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_figure", "seed_count_table",
-           "widths_by_seed_count"]
+__all__ = ["FEW_SEEDS", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_table", "widths_by_seed_count"]
 
 #: The seed count of the large settings, against which the extra seeds are measured.
 FEW_SEEDS = 5
@@ -89,41 +88,6 @@ def widths_by_seed_count(selected: pd.DataFrame, counts: Mapping[str, CellCounts
             rows += [{**dict(zip(keys, key)), "metric": m, "n": n, "width": widths.loc[m, "width"],
                       "ci_kind": widths.loc[m, "ci_kind"]} for m in metrics]
     return pd.DataFrame(rows)
-
-
-def seed_count_figure(widths: pd.DataFrame, protocol: str, out_dir: str | Path) -> list[Path]:
-    """Median interval width over methods against the number of seeds, one line per setting and one panel
-    per metric, with the ``1 / sqrt(n)`` line through each setting's last (most precise) point (dashed)."""
-    import matplotlib.pyplot as plt
-
-    from fairbench.reports.figures import save_figure
-
-    here = widths[widths["protocol"] == protocol]
-    metrics = [m for m in WIDTH_METRICS if m in set(here["metric"])]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
-    colours = plt.get_cmap("tab10")
-    for ax, metric in zip(axes[0], metrics):
-        for i, setting in enumerate(setting_order(here["setting"].unique())):
-            rows = here[(here["setting"] == setting) & (here["metric"] == metric)]
-            median = rows.groupby("n")["width"].median()
-            n = median.index.to_numpy(dtype=float)
-            ax.plot(n, median.to_numpy(), marker="o", color=colours(i), label=setting_label(setting))
-            ax.plot(n, median.iloc[-1] * np.sqrt(n[-1] / n), linestyle="--", color=colours(i), linewidth=0.9)
-        ax.set_xlabel("seeds (the first n)")
-        ax.set_ylabel("width of the 95 % CI")
-        ax.set_title(metric_label(metric))
-        ax.set_ylim(bottom=0)
-    kinds = "; ".join(sorted(set(here["ci_kind"])))
-    n_methods = here.groupby("setting")["method"].nunique()
-    methods = f"{n_methods.min()}" if n_methods.min() == n_methods.max() else f"{n_methods.min()}-{n_methods.max()}"
-    fig.suptitle(f"Interval width against seeds ({protocol} protocol)\n"
-                 f"markers: median over {methods} methods of the width of the 95 % bootstrap CI of the seed mean "
-                 f"({kinds}); dashed: 1/sqrt(n) through the last point",
-                 fontsize=9)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.06), frameon=False)
-    fig.tight_layout()
-    return save_figure(fig, Path(out_dir) / f"ci_width_by_seeds_{protocol}")
 
 
 def seed_count_table(widths: pd.DataFrame) -> Table | None:

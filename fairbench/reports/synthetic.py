@@ -4,7 +4,7 @@ Two conflicting convex losses of a parameter ``theta`` in R^2, shifted and rotat
 different scale, ``L_k(theta) = 0.5 (theta - a_k)^T A_k (theta - a_k)``. Their Pareto set is the
 curve ``theta(w) = (w A_1 + (1 - w) A_2)^{-1} (w A_1 a_1 + (1 - w) A_2 a_2)``, w in [0, 1].
 At each step the 2 x 2 matrix G of the two gradients is aggregated by a weighting of its Gramian
-(:func:`fairbench.aggregation.get_aggregator`: NBS, MGDA, PCGrad, CAGrad, mean) into
+(:func:`fairbench.method.aggregation.get_aggregator`: NBS, MGDA, PCGrad, CAGrad, mean) into
 ``d = alpha^T G`` and ``theta <- theta - lr d``. The NBS direction does not shrink with the
 gradients (it is invariant to their scale), so every method's step length is capped by a cap that
 decays geometrically; a step whose aggregator reports failure (no bargaining solution: the point is
@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fairbench.aggregation import get_aggregator  # noqa: E402
+from fairbench.method.aggregation import get_aggregator  # noqa: E402
 from fairbench.reports.figures import save_figure  # noqa: E402
 
 __all__ = ["AGGREGATOR_PANELS", "ToyProblem", "distance_to_pareto", "run_trajectories", "synthetic_figure"]

@@ -20,7 +20,8 @@ from fairbench.data.errors import ChecksumError, DataUnavailableError
 from fairbench.data.frames import reference_frame
 from fairbench.data.preprocess import encode_frame
 from fairbench.data.registry import DatasetSpec, GroupSpec, SettingSpec, display_name, get_setting, list_settings, register
-from fairbench.hparams import DEFAULT_HYPERPARAMS, reference_hyperparams
+from fairbench.data.hyperparams import reference_hyperparams
+from fairbench.hparams import DEFAULT_HYPERPARAMS
 from fairbench.reports.labels import setting_label, setting_order
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
@@ -295,7 +296,7 @@ def test_threshold_groups_and_grouped_categories(tmp_path: Path) -> None:
 
 
 def test_workflow_config_accepts_declared_settings(tmp_path: Path) -> None:
-    from fairbench.workflow_config import ConfigError, check_config, job_hyperparams
+    from fairbench.pipeline.config import ConfigError, check_config, job_hyperparams
 
     spec = write_spec(tmp_path, survey_spec(tmp_path))
     config = {"results_dir": str(tmp_path / "results"), "seeds": [0],
@@ -348,7 +349,7 @@ def test_an_xls_source(mirror: Path, tmp_path: Path) -> None:
 def test_the_declared_settings_config_plans_its_grid() -> None:
     """config/declared.yaml: the paper's eight methods on the three shipped declared settings, one seed
     on ACSIncome (a seeds_for entry naming a declared setting)."""
-    from fairbench.workflow_config import ConfigError, check_config, job_hyperparams
+    from fairbench.pipeline.config import ConfigError, check_config, job_hyperparams
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config/declared.yaml").read_text())
     jobs = check_config(config)

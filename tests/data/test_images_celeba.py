@@ -18,7 +18,7 @@ from fairbench.data.images.celeba import CelebAFiles, CelebASetting
 from fairbench.data.images.table import read_image_table
 from fairbench.data.prepared import prepared_paths
 from fairbench.data.registry import get_setting, list_settings
-from fairbench.hparams import reference_hyperparams
+from fairbench.data.hyperparams import reference_hyperparams
 
 ATTRIBUTES = [
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
@@ -288,7 +288,7 @@ def test_validation_needs_enough_rows_per_cell(pinned: Path) -> None:
 
 @pytest.mark.slow
 def test_a_short_resnet18_run_on_the_fixture(pinned: Path, tmp_path: Path) -> None:
-    from fairbench.runs import RunSpec, execute
+    from fairbench.runs.execute import RunSpec, execute
 
     out = tmp_path / "prepared"
     prepare("celeba_smiling-male", out)
@@ -305,7 +305,7 @@ def test_the_gpu_config_plans_the_paper_methods_on_cuda() -> None:
     import yaml
 
     from fairbench.registry import PAPER_METHODS
-    from fairbench.workflow_config import check_config
+    from fairbench.pipeline.config import check_config
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "celeba.yaml").read_text())
     jobs = check_config(config)

@@ -15,7 +15,7 @@ from fairbench.data.images import digits
 from fairbench.data.images.table import read_image_table
 from fairbench.data.prepared import prepared_paths
 from fairbench.data.registry import get_setting, list_settings
-from fairbench.hparams import reference_hyperparams
+from fairbench.data.hyperparams import reference_hyperparams
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_a_prepared_table_of_another_shape_is_refused(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["erm", "nbs_ltr"])
 def test_a_short_cnn_run(tmp_path: Path, method: str) -> None:
-    from fairbench.runs import RunSpec, execute
+    from fairbench.runs.execute import RunSpec, execute
 
     spec = RunSpec.resolve("digits-colour", method, 0, "paper", {"epochs": 1})
     run = execute(spec, tmp_path / method, progress=False)
@@ -154,7 +154,7 @@ def test_the_default_grid_runs_the_paper_methods_on_the_digits() -> None:
     import yaml
 
     from fairbench.registry import PAPER_METHODS
-    from fairbench.workflow_config import check_config
+    from fairbench.pipeline.config import check_config
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text())
     runs = {(job.protocol, job.method) for job in check_config(config)

@@ -4,7 +4,7 @@ import shlex
 # Shared helpers: which runs exist, and where their files go. Every path handed to a shell command is
 # quoted ({...:q} in the commands, shlex.quote here), so a results folder may contain spaces.
 from fairbench.data.registry import get_setting
-from fairbench.workflow_config import job_hyperparams
+from fairbench.pipeline.config import job_hyperparams
 
 
 wildcard_constraints:

@@ -37,6 +37,6 @@ rule train:
         "--protocol {wildcards.protocol} --seed {wildcards.seed} --out {params.out:q} "
         "--prepared {params.prepared:q} {params.overrides} --threads {threads} --device {params.device} "
         "{params.wandb} --wandb-dir {params.wandb_dir:q} --no-progress > {log:q} 2>&1 "
-        "|| python -m fairbench.workflow_runs record-failure --run {params.out:q} --exit-status $? "
+        "|| python -m fairbench.pipeline.plan record-failure --run {params.out:q} --exit-status $? "
         "--log {log:q} --setting {wildcards.setting} --method {wildcards.method} --seed {wildcards.seed} "
         "--protocol {wildcards.protocol} {params.overrides} >> {log:q} 2>&1"

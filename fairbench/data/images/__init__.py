@@ -3,7 +3,10 @@
 
 They are registered like every other setting (:func:`fairbench.data.registry.register`), so names,
 hyper-parameters, the workflow and the reports treat them alike; the data layer hands their
-preparation and their splits to this package (:func:`image_setting`). Their data keeps the shared
+preparation and their splits to this package through :func:`find_image_handler` (a finder of
+:mod:`fairbench.data.handlers`). This package sits above the pipeline and imports only downwards;
+:mod:`fairbench.data.catalogue` hands :func:`register_images` to the registry and
+:func:`find_image_handler` to the pipeline, so neither imports it. Their data keeps the shared
 convention: ``X`` is ``(n, C*H*W)`` float32 in ``[0, 1]`` (:mod:`fairbench.data.images.table`),
 ``SplitData.input_shape`` and the prepared manifest give ``(C, H, W)``, and each setting's default
 model is one of its hyper-parameters (``cnn`` for the digits, ``resnet18`` for CelebA).
@@ -16,14 +19,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fairbench.data.acquire import resolve_data_dir, resolve_mirror
+from fairbench.data.handlers import SettingHandler
+from fairbench.data.images import celeba, digits
+from fairbench.data.images.table import ImageTable, read_image_table
 from fairbench.data.registry import DatasetSpec, GroupSpec, SettingSpec, register
-
-if TYPE_CHECKING:
-    from fairbench.data.images import celeba
-    from fairbench.data.images.table import ImageTable
-    from fairbench.data.splits import SplitData
+from fairbench.data.splits import SplitData
 
 PathLike = str | os.PathLike[str]
 
@@ -57,8 +60,6 @@ def image_setting(name: str) -> ImageSetting | None:
 
 
 def _digits() -> tuple[DatasetSpec, list[ImageSetting]]:
-    from fairbench.data.images import digits
-
     dataset = DatasetSpec(name=digits.DATASET, inputs=(), n_rows=2 * digits.N_IMAGES, n_columns=None,
                           label=digits.LABEL_DESCRIPTION, licence="CC BY 4.0 (UCI optical recognition of "
                           "handwritten digits, as bundled with scikit-learn)", display_name="Coloured digits")
@@ -78,8 +79,6 @@ def _digits() -> tuple[DatasetSpec, list[ImageSetting]]:
 
 
 def _celeba_setting(option: celeba.CelebASetting) -> ImageSetting:
-    from fairbench.data.images import celeba
-
     spec = SettingSpec(name=option.name, dataset=celeba.DATASET,
                        group=GroupSpec(option.group, names=tuple(option.group_names), values=(0, 1)),
                        paper_split=None, val_per_cell=celeba.VAL_PER_CELL, test_fraction=None,
@@ -97,8 +96,6 @@ def _celeba_setting(option: celeba.CelebASetting) -> ImageSetting:
 
 
 def _celeba() -> tuple[DatasetSpec, list[ImageSetting]]:
-    from fairbench.data.images import celeba
-
     dataset = DatasetSpec(name=celeba.DATASET, inputs=(), n_rows=celeba.N_IMAGES, n_columns=None,
                           label="a binary face attribute (Smiling by default)",
                           licence="CelebA: non-commercial research use only", display_name="CelebA")
@@ -111,8 +108,6 @@ def register_celeba(label: str, group: str, image_size: int = 64) -> str:
 
     The attribute names are checked when the setting's data is built (they are read from the file).
     """
-    from fairbench.data.images import celeba
-
     if label == group:
         raise ValueError(f"celeba: label and group must differ (both {label!r})")
     if not isinstance(image_size, int) or image_size < 8:
@@ -138,9 +133,6 @@ def register_images() -> None:
 def image_table(name: str, *, prepared_dir: PathLike | None = None, data_dir: PathLike | None = None,
                 mirror: PathLike | None = None) -> ImageTable:
     """The table of image setting ``name``: from ``prepared_dir`` if given, else built (memoised per process)."""
-    from fairbench.data.acquire import resolve_data_dir, resolve_mirror
-    from fairbench.data.images.table import read_image_table
-
     setting = IMAGE_SETTINGS[name]
     if prepared_dir is not None:
         return read_image_table(prepared_dir, name, group_names=setting.spec.group_names,
@@ -164,3 +156,12 @@ def prepare_image_setting(name: str, out_dir: PathLike, *, data_dir: PathLike | 
                           mirror: PathLike | None = None) -> Path:
     """Write the prepared table (Parquet + manifest) of image setting ``name``; return the Parquet path."""
     return IMAGE_SETTINGS[name].prepare_to(out_dir, data_dir=data_dir, mirror=mirror)
+
+
+#: How the pipeline prepares and splits every image setting (:mod:`fairbench.data.handlers`).
+IMAGE_HANDLER = SettingHandler(prepare=prepare_image_setting, load_split=load_image_split)
+
+
+def find_image_handler(name: str) -> SettingHandler | None:
+    """:data:`IMAGE_HANDLER` if ``name`` is an image setting (registering them first), else ``None``."""
+    return IMAGE_HANDLER if image_setting(name) is not None else None

@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import jvp, vjp, vmap
 
-from fairbench.backprop import first_layer
-from fairbench.model import DropoutMasks, MLPParams, mlp_logits
-from fairbench.optim import SGDConfig, lookahead_base
+from fairbench.models.backprop import first_layer
+from fairbench.models.functional_mlp import DropoutMasks, MLPParams, mlp_logits
+from fairbench.models.optim import SGDConfig, lookahead_base
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Hypergradients:
     """Result of the look-ahead: G (K x B) and the per-cell meta losses L_c at theta'(0).
 
     ``train_first_layer`` is x W1^T + b1 of the training batch at theta, when the backend computed it
-    (the real step at the same theta reuses it; see :mod:`fairbench.backprop`).
+    (the real step at the same theta reuses it; see :mod:`fairbench.models.backprop`).
     """
 
     G: Tensor

@@ -1,7 +1,7 @@
 """Functional SGD with momentum and weight decay, identical to ``torch.optim.SGD`` (dampening 0,
 no Nesterov): ``g = grad + wd * theta``; ``buf = g`` on the first step, else ``buf = m * buf + g``;
 ``theta <- theta - lr * buf``. The meta step needs the same update written out, to look ahead.
-Parameters are a tuple of tensors (:class:`fairbench.model.MLPParams` for the MLP)."""
+Parameters are a tuple of tensors (:class:`fairbench.models.functional_mlp.MLPParams` for the MLP)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from fairbench.model import MLPParams
+from fairbench.models.functional_mlp import MLPParams
 
 Params = tuple[Tensor, ...]
 

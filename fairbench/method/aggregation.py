@@ -6,7 +6,7 @@ Every aggregator in the benchmark maps the K x B matrix of per-cell hypergradien
 :class:`Weighting` of ``M``; :func:`aggregate` joins a weighting to ``G``.
 
 Registered names (:data:`AGGREGATORS`, :func:`get_aggregator`): ``"nbs"`` (Nash bargaining,
-:mod:`fairbench.nbs`), ``"mean"``, ``"mgda"``, ``"pcgrad"``, ``"cagrad"``, ``"imtl_g"``
+:mod:`fairbench.method.nbs`), ``"mean"``, ``"mgda"``, ``"pcgrad"``, ``"cagrad"``, ``"imtl_g"``
 (one file each in :mod:`baselines`).
 """
 
@@ -102,8 +102,8 @@ class MeanWeighting(Weighting):
 
 # name -> "module:Class"; resolved on first use, so that the method modules can import this one.
 _BUILTIN: dict[str, str] = {
-    "nbs": "fairbench.nbs:NashBargaining",
-    "mean": "fairbench.aggregation:MeanWeighting",
+    "nbs": "fairbench.method.nbs:NashBargaining",
+    "mean": "fairbench.method.aggregation:MeanWeighting",
     "mgda": "baselines.mgda:MGDA",
     "pcgrad": "baselines.pcgrad:PCGrad",
     "cagrad": "baselines.cagrad:CAGrad",

@@ -18,21 +18,23 @@ import torch
 
 import fairbench
 from fairbench.data import SplitData, load_split
-from fairbench.hparams import HyperParams, reference_hyperparams
+from fairbench.data.hyperparams import reference_hyperparams
+from fairbench.hparams import HyperParams
 from fairbench.data.registry import get_setting
-from fairbench.device import describe as describe_device
-from fairbench.device import resolve_device
+from fairbench.training.device import describe as describe_device
+from fairbench.training.device import resolve_device
 from fairbench.data.splits import PAPER_OPTIONS_FIXED
 from fairbench.io import OutputError, StagedFiles, check_writable_folder, write_json_atomic
-from fairbench.meta import ValidationSet
-from fairbench.predictions import save_predictions
-from fairbench.protocols import Protocol, get_protocol
+from fairbench.method.meta import ValidationSet
+from fairbench.runs.predictions import save_predictions
+from fairbench.evaluation.protocols import Protocol, get_protocol
 from fairbench.registry import build_method
-from fairbench.tracking import Tracker
-from fairbench.train import NonFiniteLossError, summarise, train
-from fairbench.train_generic import model_record
+from fairbench.runs.tracking import Tracker
+from fairbench.training.loop import summarise, train
+from fairbench.training.step import NonFiniteLossError
+from fairbench.training.generic_step import model_record
 
-#: Per-epoch test-set hard predictions beside metrics.csv (fairbench.predictions).
+#: Per-epoch test-set hard predictions beside metrics.csv (fairbench.runs.predictions).
 PREDICTIONS_FILE = "predictions.npz"
 
 RUN_FILE = "run.json"

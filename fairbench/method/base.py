@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from fairbench.meta import Hypergradients
+from fairbench.method.meta import Hypergradients
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fairbench import _metrics_impl as _impl
-from fairbench._metrics_impl import (
+from fairbench.evaluation import metric_kernels as _impl
+from fairbench.evaluation.metric_kernels import (
     EMPTY_INPUT_ERROR,
     GROUP_CODES_ERROR,
     GROUP_NAMES_ERROR,

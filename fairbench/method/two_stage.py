@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from fairbench.aggregation import Weighting
-from fairbench.meta import ValidationSet, clip_and_normalise
-from fairbench.method import Method, StepInputs, StepWeights
-from fairbench.objectives import Objective
+from fairbench.method.aggregation import Weighting
+from fairbench.method.meta import ValidationSet, clip_and_normalise
+from fairbench.method.base import Method, StepInputs, StepWeights
+from fairbench.method.objectives import Objective
 
 FALLBACKS = ("objective", "previous_weights")
 

@@ -1,6 +1,6 @@
 """``fairbench bench --device``: ms per training step on the CPU and on a device (a GPU), for ERM, LtR
 and NBS+LtR (stage 1), through the MLP's hand-written step and the generic ``torch.func`` step
-(:mod:`fairbench.train_generic`), or for any model by name (``--model``). CUDA timings synchronise
+(:mod:`fairbench.training.generic_step`), or for any model by name (``--model``). CUDA timings synchronise
 the device before reading the clock."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import torch
 
-from fairbench.meta import ValidationSet
+from fairbench.method.meta import ValidationSet
 from fairbench.registry import build_method
-from fairbench.runs import RunSpec, load_run_data
-from fairbench.train import build_trainer
+from fairbench.runs.execute import RunSpec, load_run_data
+from fairbench.training.loop import build_step
 
 STEPS: tuple[str, ...] = ("erm", "ltr", "nbs_ltr")
 
@@ -53,7 +53,7 @@ def step_times(setting: str, devices: list[torch.device], *, prepared_dir: str |
             for device in devices:
                 val = ValidationSet.build(va.X.to(device), va.y.to(device), va.group.to(device), data.n_groups)
                 method = build_method(name, hp, spec.protocol, ValidationSet.build(va.X, va.y, va.group, data.n_groups))
-                trainer, _ = build_trainer(data, method, hp, spec.protocol, 0, val, device)
+                trainer, _ = build_step(data, method, hp, spec.protocol, 0, val, device)
                 x, y, group = tr.X[:B].to(device), tr.y[:B].to(device), tr.group[:B].to(device)
                 row[str(device)] = _median_ms(lambda: trainer.step(x, y, group, epoch=1), device, repeats, warmup)
             rows.append(row)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fairbench.model import DropoutMasks, MLPParams
+from fairbench.models.functional_mlp import DropoutMasks, MLPParams
 
 _threshold_backward = torch.ops.aten.threshold_backward
 
@@ -45,7 +45,7 @@ def first_layer(params: MLPParams, x: Tensor) -> Tensor:
 
 @torch.no_grad()
 def forward(params: MLPParams, x: Tensor, y: Tensor, masks: DropoutMasks, z1: Tensor | None = None) -> ForwardPass:
-    """Forward pass of :func:`fairbench.model.mlp_logits` plus per-sample cross-entropy.
+    """Forward pass of :func:`fairbench.models.functional_mlp.mlp_logits` plus per-sample cross-entropy.
 
     ``z1``, when given, must be :func:`first_layer` of the same ``params`` and ``x``.
     """

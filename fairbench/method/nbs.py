@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fairbench.aggregation import (
+from fairbench.method.aggregation import (
     INF_GRAMIAN_MESSAGE,
     NAN_GRAMIAN_MESSAGE,
     SHAPE_GRAMIAN_MESSAGE,

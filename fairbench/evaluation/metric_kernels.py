@@ -1,4 +1,4 @@
-"""Input validation and vectorised kernels behind :mod:`fairbench.metrics`.
+"""Input validation and vectorised kernels behind :mod:`fairbench.evaluation.metrics`.
 
 Everything here works on validated NumPy arrays: labels and predictions as ``int64`` arrays of 0/1,
 scores as finite ``float64`` arrays, groups as ``int64`` codes ``0 .. n_groups - 1``. Every ratio

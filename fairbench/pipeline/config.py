@@ -20,9 +20,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from fairbench.hparams import REFERENCE_HYPERPARAMS, HyperParams, reference_hyperparams
+from fairbench.data.hyperparams import reference_hyperparams
+from fairbench.hparams import REFERENCE_HYPERPARAMS, HyperParams
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 #: T values at or above the number of epochs bargain in every epoch.
 ALL_EPOCHS = 1_000_000
 #: ``"0-24"``: the seeds 0 to 24 (both included).

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from fairbench.meta import ValidationSet
+from fairbench.method.meta import ValidationSet
 
 
 def group_coefficients(val: ValidationSet) -> Tensor:

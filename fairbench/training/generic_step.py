@@ -1,10 +1,11 @@
-"""Training step for any ``torch.nn.Module`` (models chosen by name, :mod:`fairbench.models`).
+"""The generic path through the trainer's model seam: the training step of any ``torch.nn.Module``
+(models chosen by name, :mod:`fairbench.models`).
 
-The same step as :class:`fairbench.train.Trainer` (docs/method.md §2): for meta methods the look-ahead and
-per-cell hypergradients (:func:`fairbench.meta_generic.hypergradients_generic`), the method's sample
+The same step as :class:`fairbench.training.mlp_step.MLPStep` (docs/method.md §2): for meta methods the look-ahead and
+per-cell hypergradients (:func:`fairbench.method.meta_functional.hypergradients_generic`), the method's sample
 weights, then the real SGD step (momentum, weight decay) on sum_j w_j CE_j with autograd, each pass
 in training mode with fresh dropout masks. The MLP's default is the hand-written fast path in
-:mod:`fairbench.train`; this one serves every other model (and the MLP with
+:mod:`fairbench.training.mlp_step`; this one serves every other model (and the MLP with
 ``hypergradient_backend=generic``).
 """
 
@@ -18,20 +19,23 @@ from torch import Tensor, nn
 
 from fairbench.data import SplitData
 from fairbench.hparams import HyperParams
-from fairbench.meta import ValidationSet, meta_loss_per_example
-from fairbench.meta_generic import FunctionalModel, draw_seed, hypergradients_generic, seeded
-from fairbench.method import Method, StepInputs
+from fairbench.method.meta import ValidationSet, meta_loss_per_example
+from fairbench.method.meta_functional import hypergradients_generic
+from fairbench.method.base import Method, StepInputs
 from fairbench.models import FAST_PATH_MODEL, build_model
-from fairbench.optim import Params, SGDConfig, sgd_step
-from fairbench.protocols import Protocol
-from fairbench.train import NON_FINITE_MESSAGE, NonFiniteLossError, StepRecord
+from fairbench.models.functional import FunctionalModel, draw_seed, seeded
+from fairbench.models.optim import Params, SGDConfig, sgd_step
+from fairbench.evaluation.protocols import Protocol
+from fairbench.training.init import initial_params, stream_seed
+from fairbench.training.step import StepRecord, non_finite_error, pareto_improved
 
 #: Rows per forward pass when evaluating (bounds the memory of large models on large test sets).
 EVAL_CHUNK = 4096
 
 
-class GenericTrainer:
-    """Model state (a parameter tuple and momentum buffer) and one training step of any model."""
+class GenericStep:
+    """Any model's :class:`fairbench.training.step.ModelStep`: a parameter tuple, a momentum buffer and
+    one training step through ``torch.func`` and autograd."""
 
     def __init__(self, method: Method, hp: HyperParams, val: ValidationSet, model: nn.Module, *,
                  dropout_generator: torch.Generator, label: tuple[str, int] = ("", 0)) -> None:
@@ -43,11 +47,6 @@ class GenericTrainer:
         self.dropout = dropout_generator
         self.label = label
         self.cell_loss_now = self._val_cell_losses()
-
-    def _fail(self, value: object, epoch: int, batch: int) -> NonFiniteLossError:
-        return NonFiniteLossError(NON_FINITE_MESSAGE.format(value=value, epoch=epoch, batch=batch,
-                                                            method=self.method.name, setting=self.label[0],
-                                                            seed=self.label[1]))
 
     @torch.no_grad()
     def logits(self, x: Tensor) -> Tensor:
@@ -67,7 +66,7 @@ class GenericTrainer:
             hyper = hypergradients_generic(self.model, self.params, self.buf, x, y, self.val, self.opt,
                                            train_seed=train_seed, val_seed=val_seed)
             if not torch.isfinite(hyper.G).all():
-                raise self._fail("hypergradients", epoch, batch)
+                raise non_finite_error(self.method, self.label, "hypergradients", epoch, batch)
         live = tuple(p.detach().requires_grad_(True) for p in self.params)
         with seeded(draw_seed(self.dropout), x.device), torch.enable_grad():
             losses = F.cross_entropy(self.model(live, x, train=True), y, reduction="none")
@@ -77,13 +76,13 @@ class GenericTrainer:
         loss = (weights * losses).sum()
         value = float(loss.detach())
         if not math.isfinite(value) or not torch.isfinite(weights).all():
-            raise self._fail(value, epoch, batch)
+            raise non_finite_error(self.method, self.label, value, epoch, batch)
         grads = torch.autograd.grad(loss, live, allow_unused=True)
         grads = tuple(torch.zeros_like(p) if g is None else g for p, g in zip(live, grads))
         self.params, self.buf = sgd_step(self.params, grads, self.buf, self.opt)
         before, self.cell_loss_now = self.cell_loss_now, self._val_cell_losses()
         diagnostics = dict(step.diagnostics)
-        diagnostics["pareto_improved"] = float(bool(torch.all(self.cell_loss_now <= before)))
+        diagnostics["pareto_improved"] = pareto_improved(before, self.cell_loss_now)
         return StepRecord(loss=float(losses.detach().mean()), cell_loss_before=before,
                           cell_loss_after=self.cell_loss_now, diagnostics=diagnostics)
 
@@ -91,12 +90,10 @@ class GenericTrainer:
 def initial_model(data: SplitData, hp: HyperParams, seed: int, protocol: Protocol) -> nn.Module:
     """Model ``hp.model`` for ``data`` with its initial weights, on the CPU.
 
-    The MLP starts from :func:`fairbench.train.initial_params` (the fast path's weights, so both paths
+    The MLP starts from :func:`fairbench.training.init.initial_params` (the fast path's weights, so both paths
     start equal); any other model draws its ``nn.Module`` default init from torch's global generator
     seeded with the run's init stream (``stream_seed(seed, "init")``), inside ``fork_rng``.
     """
-    from fairbench.train import initial_params, stream_seed
-
     input_shape = getattr(data, "input_shape", None)
     if hp.model == FAST_PATH_MODEL:
         model = build_model(hp.model, data.n_features, input_shape, dropout=hp.dropout)
@@ -111,11 +108,15 @@ def initial_model(data: SplitData, hp: HyperParams, seed: int, protocol: Protoco
 def model_record(data: SplitData, hp: HyperParams) -> dict[str, object]:
     """What run.json records about the model: its name, which step trains it (``fast``: the MLP's
     hand-written step; ``generic``: torch.func), its parameter count and the input shape it reads."""
-    from fairbench.train import uses_fast_path
-
     input_shape = getattr(data, "input_shape", None)
     with torch.random.fork_rng(devices=[]):
         model = build_model(hp.model, data.n_features, input_shape, dropout=hp.dropout)
     return {"name": hp.model, "step": "fast" if uses_fast_path(hp) else "generic",
             "n_parameters": sum(p.numel() for p in model.parameters()),
             "input_shape": list(input_shape) if input_shape is not None else [data.n_features]}
+
+
+def uses_fast_path(hp: HyperParams) -> bool:
+    """True when the run trains the MLP through the hand-written step (the default), False when it
+    goes through the generic ``torch.func`` step (any other model, or ``hypergradient_backend=generic``)."""
+    return hp.model == FAST_PATH_MODEL and hp.hypergradient_backend != "generic"

@@ -10,21 +10,43 @@ sequential convex solver rebuilt at every batch). Prints medians; targets are ra
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from fairbench.aggregation import Weighting, WeightingResult
-from fairbench.meta import ValidationSet
-from fairbench.model import NO_DROPOUT
-from fairbench.nbs import NashBargaining
+from fairbench.method.aggregation import Weighting, WeightingResult
+from fairbench.method.meta import ValidationSet
+from fairbench.models.functional_mlp import NO_DROPOUT
+from fairbench.method.nbs import NashBargaining
 from fairbench.registry import build_method
-from fairbench.runs import RunSpec, load_run_data
-from fairbench.train import Trainer, initial_params
+from fairbench.runs.execute import RunSpec, load_run_data
+from fairbench.training.init import initial_params
+from fairbench.training.mlp_step import MLPStep
+
+
+#: The reference's NBS solve is a test oracle and lives with the tests; bench times it from the source
+#: checkout the package runs from (cvxpy comes with the test extras).
+REFERENCE_ORACLE = Path(__file__).resolve().parents[2] / "tests" / "oracles" / "nbs_reference.py"
+
+
+@functools.cache
+def solve_nbs_reference() -> Callable[[torch.Tensor], tuple[np.ndarray, bool]]:
+    """The reference's solve (:data:`REFERENCE_ORACLE`), or a one-line error naming what is missing."""
+    if not REFERENCE_ORACLE.is_file():
+        raise ValueError(f"the reference step needs {REFERENCE_ORACLE} (run bench from a source checkout)")
+    if importlib.util.find_spec("cvxpy") is None:
+        raise ValueError("the reference step needs cvxpy: pip install -c constraints.txt -e \".[test]\"")
+    spec = importlib.util.spec_from_file_location("fairbench_nbs_reference_oracle", REFERENCE_ORACLE)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.solve_nbs_reference
 
 
 class ReferenceNashBargaining(Weighting):
@@ -33,9 +55,7 @@ class ReferenceNashBargaining(Weighting):
     name = "nbs_reference"
 
     def __call__(self, gramian: torch.Tensor, *, generator: torch.Generator | None = None) -> WeightingResult:
-        from fairbench.nbs_reference import solve_nbs_reference
-
-        alpha, success = solve_nbs_reference(gramian)
+        alpha, success = solve_nbs_reference()(gramian)
         return WeightingResult(alpha=torch.as_tensor(alpha, dtype=gramian.dtype), success=success)
 
 
@@ -51,7 +71,7 @@ def _median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
 
 
 def _trainer(spec: RunSpec, data, method_name: str, backend: str = "factorised",
-             aggregator: Weighting | None = None) -> Trainer:
+             aggregator: Weighting | None = None) -> MLPStep:
     va = data.val.to_torch()
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     hp = replace(spec.hparams, hypergradient_backend=backend)
@@ -59,7 +79,7 @@ def _trainer(spec: RunSpec, data, method_name: str, backend: str = "factorised",
     if aggregator is not None:
         method.aggregator = aggregator  # type: ignore[attr-defined]
         method.solvability_probe = aggregator  # type: ignore[attr-defined]
-    return Trainer(method, hp, val, initial_params(data.n_features, 0, spec.protocol),
+    return MLPStep(method, hp, val, initial_params(data.n_features, 0, spec.protocol),
                    dropout_generator=torch.Generator().manual_seed(0), label=(spec.setting, 0))
 
 
@@ -83,9 +103,7 @@ def bench_setting(setting: str, *, prepared_dir: str | None, repeats: int, warmu
     reference = _trainer(spec, data, "nbs_ltr", backend="autograd", aggregator=ReferenceNashBargaining())
     out.append(("reference_nbs_ltr", _median_ms(lambda: reference.step(x, y, group, epoch=1),
                                                 reference_repeats, 1)))
-    from fairbench.nbs_reference import solve_nbs_reference
-
-    alpha_ref, ok = solve_nbs_reference(gramian)
+    alpha_ref, ok = solve_nbs_reference()(gramian)
     ours = solver(gramian)
     out.append(("max_abs_alpha_difference_vs_reference", float(np.max(np.abs(ours.alpha.numpy() - alpha_ref)))
                 if ok and ours.success else float("nan")))
@@ -95,11 +113,11 @@ def bench_setting(setting: str, *, prepared_dir: str | None, repeats: int, warmu
 def step_breakdown(setting: str, *, prepared_dir: str | None, repeats: int, warmup: int) -> list[tuple[str, float]]:
     """(part, ms) of the ERM and NBS+LtR steps, each part timed alone on the same batch: where a
     step's time goes, and so how far below an ERM step a meta step can get."""
-    from fairbench import backprop
-    from fairbench.meta import hypergradients
-    from fairbench.model import draw_dropout_masks
-    from fairbench.optim import lookahead_base, sgd_step
-    from fairbench.train import _val_cell_losses
+    from fairbench.models import backprop
+    from fairbench.method.meta import hypergradients
+    from fairbench.models.functional_mlp import draw_dropout_masks
+    from fairbench.models.optim import lookahead_base, sgd_step
+    from fairbench.training.mlp_step import _val_cell_losses
 
     spec = RunSpec.resolve(setting, "nbs_ltr", 0, "paper")
     data = load_run_data(spec, prepared_dir)
@@ -159,7 +177,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--breakdown", action="store_true", help="also time each part of a step alone")
     p.add_argument("--device", default=None, metavar="cpu|cuda|auto",
                    help="instead: ms per step on the CPU and on this device (fast and generic paths; "
-                        "fairbench/bench_device.py); without it, a machine with a GPU gets that table after "
+                        "fairbench/perf/bench_device.py); without it, a machine with a GPU gets that table after "
                         "the usual one")
     p.add_argument("--model", default=None, help="with --device: time this model (default: the setting's)")
     p.set_defaults(func=_run)
@@ -197,8 +215,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_device(args: argparse.Namespace) -> int:
     """``--device``: the CPU and the device side by side (the CPU alone for ``--device cpu``)."""
-    from fairbench import bench_device
-    from fairbench.device import configure, resolve_device
+    from fairbench.perf import bench_device
+    from fairbench.training.device import configure, resolve_device
 
     device = resolve_device(args.device)
     configure(device)

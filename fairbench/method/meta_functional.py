@@ -1,7 +1,7 @@
 """The meta step for any ``torch.nn.Module``, through ``torch.func`` (docs/method.md §2).
 
-The same quantities as :mod:`fairbench.meta`, without the MLP's hand-written passes: the look-ahead
-point theta'(0) = theta - lr (m buf + wd theta) (:func:`fairbench.optim.lookahead_base`), and
+The same quantities as :mod:`fairbench.method.meta`, without the MLP's hand-written passes: the look-ahead
+point theta'(0) = theta - lr (m buf + wd theta) (:func:`fairbench.models.optim.lookahead_base`), and
 
     G[c, j] = dL_c(theta'(eps)) / d eps_j |_{eps=0} = -lr < grad L_c(theta'(0)), grad CE_j(theta) >,
 
@@ -22,51 +22,14 @@ global random state is left as it was); the K forward-mode passes share one mask
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.func import functional_call, jvp, vmap
+from torch import Tensor
+from torch.func import jvp, vmap
 
-from fairbench.meta import Hypergradients, ValidationSet, meta_loss_per_example
-from fairbench.optim import Params, SGDConfig, lookahead_base
-
-
-class FunctionalModel:
-    """An ``nn.Module`` as a function of a tuple of parameter tensors (in ``named_parameters`` order);
-    buffers are passed through unchanged."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-        self.names = tuple(name for name, _ in module.named_parameters())
-        self.buffers = dict(module.named_buffers())
-
-    def parameters(self) -> Params:
-        """The module's current parameters, detached."""
-        return tuple(p.detach() for p in self.module.parameters())
-
-    def __call__(self, params: Params, x: Tensor, *, train: bool) -> Tensor:
-        """Logits of ``x`` at ``params``; ``train`` selects training mode (dropout on)."""
-        self.module.train(train)
-        return functional_call(self.module, (dict(zip(self.names, params, strict=True)), self.buffers), (x,))
-
-
-@contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Run a block with torch's global generator (CPU, and ``device`` if CUDA) seeded with ``seed``,
-    restoring the previous random state afterwards."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-def draw_seed(generator: torch.Generator) -> int:
-    """A seed for one pass's dropout masks, from the run's dropout generator."""
-    return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+from fairbench.method.meta import Hypergradients, ValidationSet, meta_loss_per_example
+from fairbench.models.functional import FunctionalModel, seeded
+from fairbench.models.optim import Params, SGDConfig, lookahead_base
 
 
 def hypergradients_generic(model: FunctionalModel, params: Params, momentum_buf: Params | None, x: Tensor,

@@ -1,12 +1,12 @@
 """Run records as the pipeline sees them: which configured runs already have a record, the failure
 record of a run whose training command failed, and the end-of-pipeline check.
 
-A training job of the pipeline always ends with a ``run.json`` (``fairbench.runs`` writes it, with
+A training job of the pipeline always ends with a ``run.json`` (``fairbench.runs.execute`` writes it, with
 status ``failed`` on a NaN loss; :func:`record_failure` writes one for any other failure), so one
 failed run never deletes its own record nor stops the tables and figures of the others. The last rule
 (:func:`check`) then lists the failed runs with their errors and exits non-zero.
 
-``python -m fairbench.workflow_runs record-failure|check ...`` is called by ``workflow/rules/``.
+``python -m fairbench.pipeline.plan record-failure|check ...`` is called by ``workflow/rules/``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from fairbench.hparams import parse_override
 from fairbench.io import write_json_atomic, write_text_atomic
-from fairbench.workflow_config import TrainJob, job_hyperparams
+from fairbench.pipeline.config import TrainJob, job_hyperparams
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
@@ -193,9 +193,9 @@ def record_failure(run_dir: str | Path, *, setting: str, method: str, seed: int,
     is kept; otherwise ``run.json`` gets status ``failed``, the error (the last line of the job's log:
     the one-line error of ``fairbench train`` or a traceback's last line) and the run's configuration.
     The files an earlier run left beside its record (``metrics.csv``, ``predictions.npz``:
-    :data:`fairbench.runs.RUN_OUTPUTS`) are removed: a failed run never shows older numbers.
+    :data:`fairbench.runs.execute.RUN_OUTPUTS`) are removed: a failed run never shows older numbers.
     """
-    from fairbench.runs import RUN_OUTPUTS
+    from fairbench.runs.execute import RUN_OUTPUTS
 
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def record_failure(run_dir: str | Path, *, setting: str, method: str, seed: int,
     config: dict[str, Any] = {"setting": setting, "method": method, "seed": seed,
                               "protocol": {"name": protocol}, "hparams": dict(overrides)}
     try:
-        from fairbench.runs import RunSpec
+        from fairbench.runs.execute import RunSpec
 
         config = RunSpec.resolve(setting, method, seed, protocol, overrides).to_dict()
     except (ValueError, KeyError, TypeError):
@@ -255,7 +255,7 @@ def check(tables_dir: str | Path, out: str | Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``record-failure`` and ``check`` for the pipeline's rules."""
-    parser = argparse.ArgumentParser(prog="python -m fairbench.workflow_runs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fairbench.pipeline.plan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("record-failure", help="write a failure record for a run whose training failed")
     p.add_argument("--run", required=True, help="the run folder")

@@ -111,11 +111,11 @@ def measure(setting: str, method: str, parquet: Path, epochs: int, seed: int = 0
     from fairbench.data.preprocess import EncodedTable
     from fairbench.data.registry import get_setting
     from fairbench.data.splits import split_from_indices
-    from fairbench.hparams import reference_hyperparams
-    from fairbench.meta import ValidationSet
-    from fairbench.protocols import get_protocol
+    from fairbench.data.hyperparams import reference_hyperparams
+    from fairbench.method.meta import ValidationSet
+    from fairbench.evaluation.protocols import get_protocol
     from fairbench.registry import build_method
-    from fairbench.train import train
+    from fairbench.training.loop import train
 
     spec = get_setting(setting)
     protocol = get_protocol("standard")
@@ -147,7 +147,7 @@ def measure(setting: str, method: str, parquet: Path, epochs: int, seed: int = 0
 
 def run_worker(setting: str, method: str, parquet: Path, epochs: int) -> Measurement:
     """:func:`measure` in a fresh interpreter, so that its peak memory is its own."""
-    code = ("import json, sys; from fairbench.scale import measure; "
+    code = ("import json, sys; from fairbench.perf.scale import measure; "
             "m = measure(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])); "
             "print(json.dumps(m.__dict__))")
     done = subprocess.run([sys.executable, "-c", code, setting, method, str(parquet), str(epochs)],
