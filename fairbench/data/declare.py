@@ -425,8 +425,8 @@ def load_specs(locations: Iterable[str | os.PathLike[str]], *, broken: dict[Path
     """Register every spec at ``locations`` (files or folders; each file once); return the new setting names.
 
     With ``broken`` (a dict), a spec that cannot be loaded is recorded there (path -> one-line error)
-    and not tried again in this process, and the others are still registered; without it, the first
-    error is raised (``fairbench data list`` goes on, every other command stops).
+    and the others are still registered; without it, the first error is raised (``fairbench data list``
+    goes on, every other command stops).
     """
     names: list[str] = []
     for location in locations:
@@ -448,13 +448,13 @@ def load_specs(locations: Iterable[str | os.PathLike[str]], *, broken: dict[Path
                 if broken is None:
                     raise
                 _record(broken, key, exc)
+                continue
             _LOADED.add(key)
     return names
 
 
 def _record(broken: dict[Path, str], path: Path, error: Exception) -> None:
     broken[path] = " ".join(str(error).split())
-    _LOADED.add(path)
 
 
 def load_declared(broken: dict[Path, str] | None = None) -> None:
@@ -465,8 +465,10 @@ def load_declared(broken: dict[Path, str] | None = None) -> None:
         load_specs([SPEC_DIR])
     value = os.environ.get(SPECS_ENV, "")
     if value and value not in _SEEN_ENV:
+        before = len(broken) if broken is not None else 0
         load_specs((p for p in value.split(os.pathsep) if p), broken=broken)
-        _SEEN_ENV.add(value)
+        if broken is None or len(broken) == before:  # a broken spec is tried again by the next look-up
+            _SEEN_ENV.add(value)
 
 
 def use_specs(locations: Iterable[str | os.PathLike[str]], *, broken: dict[Path, str] | None = None) -> list[str]:

@@ -131,7 +131,7 @@ class RowFilter:
     def mask(self, frame: "pd.DataFrame") -> "np.ndarray":
         """A boolean array: which rows of ``frame`` meet the condition (the column must exist)."""
         column = frame[self.column]
-        keep = column.notna().to_numpy()
+        keep = column.notna().to_numpy().copy()  # pandas may hand out a read-only view
         if self.minimum is not None or self.maximum is not None:
             values = column.to_numpy(dtype="float64", na_value=float("nan"))
             if self.minimum is not None:

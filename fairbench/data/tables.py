@@ -145,8 +145,8 @@ def read_declared(recipe: TableRecipe, paths: Mapping[str, Path]) -> tuple[pd.Da
     path = paths["table"]
     try:
         frame = read_table(path, recipe.format, dict(recipe.read))
-    except (ValueError, TypeError, UnicodeDecodeError, LookupError, ImportError, OSError, IndexError) as exc:
-        key = "source.read.encoding" if isinstance(exc, (UnicodeDecodeError, LookupError)) else "source.format"
+    except (ValueError, TypeError, LookupError, ImportError, OSError, IndexError) as exc:
+        key = "source.read.encoding" if isinstance(exc, (UnicodeError, LookupError)) else "source.format"
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise _fail(recipe, key, f"{path} cannot be read as {recipe.format} ({reason}); check the file's "
                                  "format, encoding and the 'source.read' options") from None
