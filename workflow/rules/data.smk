@@ -17,12 +17,6 @@ rule fetch_dataset:
         "--manifest {output.manifest:q} > {log:q} 2>&1"
 
 
-def spec_of(setting):
-    """The spec file that declares a setting (none for a setting registered in code): editing it prepares again."""
-    origin = get_setting(setting).origin
-    return [origin] if os.path.isfile(origin) else []
-
-
 rule prepare_setting:
     input:
         manifest=lambda wc: f"{RESULTS}/raw/{dataset_of(wc.setting)}.manifest.json",
