@@ -3,7 +3,9 @@
 Folders and environment variables:
 
 * **Cache**: ``data_dir=`` or ``$FAIRBENCH_DATA_DIR``, default ``~/.cache/fairbench/raw``. Files
-  keep the layout of the registry (``adult/adult.data``, ``titanic/titanic3.xls``, ...).
+  keep the layout of the registry (``adult/adult.data``, ``titanic/titanic3.xls``, ...); a declared
+  spec's download is keyed by its content (``<dataset>/<sha256>/<name>``), so that specs from two
+  projects never share an entry. A declared local file (``source.path``) is read in place, never cached.
 * **Mirror**: ``mirror=`` or ``$FAIRBENCH_DATA_MIRROR``: a folder with the same layout. When set,
   files are copied from it and the network is never used.
 * **Download** (no mirror): the canonical URLs of :mod:`fairbench.data.registry`, through
@@ -47,17 +49,19 @@ from fairbench.data.errors import (
     BASE_URL_ENV,
     CACHE_CORRUPTED,
     CHECKSUM_FIX_DOWNLOAD,
-    CHECKSUM_FIX_LOCAL,
+    CHECKSUM_FIX_DECLARED,
     CHECKSUM_FIX_MIRROR,
     CHECKSUM_MISMATCH,
     DATA_DIR_ENV,
     HTML_INSTEAD_OF_DATA,
     HTTP_ERROR,
+    LOCAL_CHANGED,
     LOCAL_MISSING,
     MIRROR_ENV,
     MIRROR_MISSING,
     NO_NETWORK,
     TRUNCATED,
+    UNPINNED,
     ZIP_MEMBER_MISSING,
     SOURCE_SKIPPED,
     ChecksumError,
@@ -72,7 +76,7 @@ DEFAULT_TIMEOUT = 60.0
 _CHUNK = 1 << 16
 
 # path -> (size, mtime_ns) of cache files whose sha256 was checked in this process
-_VERIFIED: dict[Path, tuple[int, int]] = {}
+_VERIFIED: dict[Path, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256) checked
 # cache folders found writable in this process
 _WRITABLE: set[Path] = set()
 CACHE_UNWRITABLE_FIX = "set " + DATA_DIR_ENV + " (or --data-dir) to a writable folder"
@@ -143,7 +147,7 @@ def is_cached(dataset: str, data_dir: str | os.PathLike[str] | None = None) -> b
     """Whether every input of ``dataset`` has a file in the cache (existence only, no hashing)."""
     root = resolve_data_dir(data_dir)
     spec = get_dataset(dataset)
-    return all(any((root / f.relpath).is_file() for f in inp.options) for inp in spec.inputs)
+    return all(any((f.local or root / f.cache_relpath).is_file() for f in inp.options) for inp in spec.inputs)
 
 
 def fetch(
@@ -181,21 +185,16 @@ def fetch_spec(
 def _obtain(dataset: str, inp: RawInput, root: Path, mirror: Path | None, base: str | None, timeout: float) -> Path:
     """One input: the first option that is cached (or, with a mirror, in the mirror) wins.
 
-    A declared local source (``source.path``) is copied from its path, mirror or not.
+    A declared local source (``source.path``) is read in place once its sha256 is checked: editing the
+    file and pasting its new sha256 into the spec is all it takes, and nothing is copied to the cache.
     """
     for raw in inp.options:
         if raw.local is not None:
-            if _cached_ok(dataset, raw, root):
-                return root / raw.relpath
-            if not raw.local.is_file():
-                origin = get_dataset(dataset).origin
-                raise DataUnavailableError(LOCAL_MISSING.format(dataset=dataset, path=raw.local, origin=origin))
-            check_cache_writable(root)
-            return _from_mirror(dataset, raw, root, raw.local)
+            return _local_ok(dataset, raw)
     if mirror is not None:
         for raw in inp.options:
             if _cached_ok(dataset, raw, root):
-                return root / raw.relpath
+                return root / raw.cache_relpath
             if (mirror / raw.relpath).is_file():
                 check_cache_writable(root)
                 return _from_mirror(dataset, raw, root, mirror)
@@ -203,18 +202,45 @@ def _obtain(dataset: str, inp: RawInput, root: Path, mirror: Path | None, base: 
         raise DataUnavailableError(MIRROR_MISSING.format(dataset=dataset, mirror=mirror, expected=expected))
     for raw in inp.options:
         if _cached_ok(dataset, raw, root):
-            return root / raw.relpath
+            return root / raw.cache_relpath
     check_cache_writable(root)
     return _download_any(dataset, inp, root, base, timeout)
 
 
+def _local_ok(dataset: str, raw: RawFile) -> Path:
+    """The verified local file of a declared spec (hashed again whenever its size or mtime changes)."""
+    path = raw.local
+    assert path is not None
+    try:
+        stat = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise DataUnavailableError(LOCAL_MISSING.format(dataset=dataset, path=path, origin=raw.origin)) from None
+    key = (stat.st_size, stat.st_mtime_ns)
+    if raw.pinned and _VERIFIED.get(path) == (*key, raw.sha256):
+        return path
+    try:
+        actual = sha256_file(path)
+    except OSError as error:
+        raise DataUnavailableError(f"{dataset}: cannot read local source file {path} ({error.strerror or error}; "
+                                   f"key 'source.path' of {raw.origin})") from None
+    if not raw.pinned:
+        raise ChecksumError(UNPINNED.format(dataset=dataset, origin=raw.origin, path=path, actual=actual))
+    if actual != raw.sha256:
+        raise ChecksumError(LOCAL_CHANGED.format(dataset=dataset, path=path, actual=actual, expected=raw.sha256,
+                                                 origin=raw.origin))
+    _VERIFIED[path] = (*key, raw.sha256)
+    return path
+
+
 def _cached_ok(dataset: str, raw: RawFile, root: Path) -> bool:
-    path = root / raw.relpath
+    if not raw.pinned:  # an unpinned declared download is never cached: fetching it tells its hash
+        return False
+    path = root / raw.cache_relpath
     try:
         stat = path.stat()
     except (FileNotFoundError, NotADirectoryError):  # not cached (a cache that is a file is refused on writing)
         return False
-    key = (stat.st_size, stat.st_mtime_ns)
+    key = (stat.st_size, stat.st_mtime_ns, raw.sha256)
     if _VERIFIED.get(path) == key:
         return True
     actual = sha256_file(path)
@@ -228,20 +254,25 @@ def _cached_ok(dataset: str, raw: RawFile, root: Path) -> bool:
 
 def _check(data: bytes, raw: RawFile, source: str, fix: str) -> None:
     actual = sha256_bytes(data)
+    if not raw.pinned:
+        raise ChecksumError(UNPINNED.format(dataset=raw.relpath.split("/")[0], origin=raw.origin, path=source,
+                                            actual=actual))
     if actual != raw.sha256:
+        if raw.origin != "built-in":
+            fix = fix + " " + CHECKSUM_FIX_DECLARED.format(origin=raw.origin, actual=actual)
         raise ChecksumError(
             CHECKSUM_MISMATCH.format(file=raw.relpath, source=source, expected=raw.sha256, actual=actual, fix=fix)
         )
 
 
 def _store(data: bytes, raw: RawFile, root: Path) -> Path:
-    dest = root / raw.relpath
+    dest = root / raw.cache_relpath
     try:
         write_bytes_atomic(dest, data)
     except OSError as error:
         raise DataUnavailableError(CACHE_WRITE_FAILED.format(path=dest, reason=error.strerror or error)) from None
     stat = dest.stat()
-    _VERIFIED[dest] = (stat.st_size, stat.st_mtime_ns)
+    _VERIFIED[dest] = (stat.st_size, stat.st_mtime_ns, raw.sha256)
     return dest
 
 
@@ -249,7 +280,7 @@ def _from_mirror(dataset: str, raw: RawFile, root: Path, mirror: Path) -> Path:
     """Copy ``raw`` from the mirror folder (or from ``mirror`` itself when it is the file) after checking it."""
     src = mirror if mirror.is_file() else mirror / raw.relpath
     data = src.read_bytes()
-    _check(data, raw, str(src), CHECKSUM_FIX_MIRROR if src != raw.local else CHECKSUM_FIX_LOCAL)
+    _check(data, raw, str(src), CHECKSUM_FIX_MIRROR)
     return _store(data, raw, root)
 
 

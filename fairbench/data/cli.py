@@ -1,7 +1,10 @@
-"""The ``fairbench data`` command group: ``list``, ``fetch DATASET|all``, ``prepare SETTING [--out DIR]``.
+"""The ``fairbench data`` command group: ``list``, ``fetch DATASET|all``, ``prepare SETTING [--prepared DIR]``.
 
 :func:`register` adds the group to an argparse sub-parser collection; every handler takes the
-parsed arguments and returns an exit status. Data errors print one line to stderr and give 2.
+parsed arguments and returns an exit status. Data errors and file-system errors (a full disk, a
+read-only folder) print one line to stderr and give 2. ``prepare --prepared DIR`` names the folder
+as ``fairbench train --prepared DIR`` reads it (``--out`` is kept as another name). ``list`` goes on
+past a spec that cannot be loaded, and lists it as broken with its error.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p_list = commands.add_parser("list", help="settings, their sizes and whether their raw files are cached")
     _add_source_options(p_list, mirror=False)
-    p_list.set_defaults(func=_guard(cmd_list))
+    p_list.set_defaults(func=_guard(cmd_list), tolerant_specs=True)
 
     p_fetch = commands.add_parser("fetch", help="download (or copy from the mirror) and verify raw files")
     p_fetch.add_argument("dataset", metavar="DATASET", help=f"one of {', '.join(DATASETS)} or a declared dataset, or 'all'")
@@ -41,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     p_prep = commands.add_parser("prepare", help="write the encoded table of a setting as Parquet + manifest")
     p_prep.add_argument("setting", metavar="SETTING", help=f"one of {', '.join(SETTINGS)} or a declared setting, or 'all'")
-    p_prep.add_argument("--out", default=str(DEFAULT_PREPARED_DIR), help="output folder (default: %(default)s)")
+    p_prep.add_argument("--prepared", "--out", dest="out", default=str(DEFAULT_PREPARED_DIR), metavar="DIR",
+                        help="folder of prepared tables, as train --prepared reads it (--out: the same; "
+                             "default: %(default)s)")
     _add_source_options(p_prep)
     p_prep.set_defaults(func=_guard(cmd_prepare))
     return data
@@ -67,13 +72,22 @@ def _guard(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
 
     def run(args: argparse.Namespace) -> int:
         try:
-            if getattr(args, "spec", None):
-                from fairbench.data.declare import use_specs
+            broken = {} if getattr(args, "tolerant_specs", False) else None  # `list` goes on past broken specs
+            args.broken_specs = broken
+            from fairbench.data.declare import load_declared, use_specs
 
-                use_specs(args.spec)
+            if getattr(args, "spec", None):
+                use_specs(args.spec, broken=broken)
+            elif broken is not None:
+                load_declared(broken)
             return handler(args)
         except DataError as exc:
             print(ERROR_PREFIX + " ".join(str(exc).split()), file=sys.stderr)
+            return EXIT_DATA_ERROR
+        except OSError as exc:  # a full disk, a read-only or missing folder: one line, not a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            print(ERROR_PREFIX + f"{exc.strerror or exc}{where}; free some space or choose a writable folder",
+                  file=sys.stderr)
             return EXIT_DATA_ERROR
 
     run.__name__ = handler.__name__
@@ -96,9 +110,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         sizes = (dataset.n_rows, spec.n_groups, spec.n_cells, spec.n_features)
         origin = "-" if spec.origin == "built-in" else _short(spec.origin)
         rows.append((spec.name, spec.dataset, *("?" if v is None else str(v) for v in sizes), cached, origin))
+    broken = getattr(args, "broken_specs", None) or {}
+    for path in sorted(broken):
+        rows.append(("(broken)", "?", "?", "?", "?", "?", "?", _short(str(path))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    for path in sorted(broken):
+        print(f"broken spec {_short(str(path))}: {broken[path]}")
     print(f"cache: {resolve_data_dir(args.data_dir)}")
     return 0
 

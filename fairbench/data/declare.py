@@ -1,23 +1,30 @@
 """Datasets and settings declared in YAML: parse, validate and register a spec.
 
 One file declares one dataset and its settings (a setting = the dataset with one sensitive
-attribute). Keys (column names are matched case-insensitively)::
+attribute, or several combined). Keys (column names are matched case-insensitively)::
 
     dataset: german                      # name: letters, digits, '_', '.', '-'
     display_name: German credit          # optional: name in tables ("<display_name> (<attribute>)")
     licence: CC BY 4.0                   # optional
     source:
       url: https://.../german.data       # a canonical URL (zips: add member: [inner/file.csv]) ...
-      path: my_data.csv                  # ... or a local file, relative to the spec file
-      sha256: b21f3d81...                # required: the file is never used with another hash
+      path: my_data.csv                  # ... or a local file, relative to the spec file, read in place
+      sha256: b21f3d81...                # the file is never used with another hash; leave it out once
+                                         # to be told the file's hash to paste here
       format: csv                        # csv | parquet | arff | xls | xlsx (default: from the extension)
-      file: german/german.data           # optional: place in the cache and mirror (default: <dataset>/<name>)
+      file: german/german.data           # optional: place in the mirror (default: <dataset>/<name>)
       size: 79793                        # optional, bytes
       read: {sep: " ", header: false, columns: [...], na_values: ["?"]}   # optional reader options
-    rows: 1000                           # optional: expected number of rows (checked)
+    rows: 1000                           # optional: expected number of rows after `filter` (checked)
     label: {column: credit_risk, favourable: [1], description: good credit risk}
-    drop: [id]                           # optional: columns removed before encoding
+    filter:                              # optional: rows to keep (every condition must hold; a missing
+      - {column: age, min: 18, max: 99}  #   value meets none): min / max (inclusive), in: [...],
+      - {column: status, not_in: [X]}    #   not_in: [...]; {column: c} alone keeps the rows where c has a value
+    drop: [id]                           # optional: columns removed before encoding ...
+    keep: [age, job, sex]                # ... or the only feature columns kept (give one of the two)
     categorical: [job_code]              # optional: numeric codes one-hot encoded as categories
+    max_categories: 200                  # optional: most distinct values of a text column (default:
+                                         #   half the rows, at least 50, at most 1,000)
     settings:
       - name: german-age
         display_name: German credit (age)          # optional
@@ -25,12 +32,18 @@ attribute). Keys (column names are matched case-insensitively)::
         #          {column: sex, categories: [female, male]}            one group per value
         #          {column: status, categories: {male: [A91, A93], female: [A92, A95]}}
         #          drop: true removes the sensitive column from the features
+        #          a list of these: intersectional groups, one per combination ("female & young")
+        filter: [{column: race, in: [a, b]}]       # optional: the rows this setting keeps
         features: 61                     # optional: expected encoded width (checked)
         split: {val_per_cell: 2, test_per_cell: 25, replacement: false}   # or test_fraction: 0.1
         #      rows per (group, label) cell; the paper protocol uses the split of seed 0 (test drawn
         #      with replacement), the standard protocol one per seed (without); `replacement` is the
         #      default when neither says (fairbench.data.splits.load_split)
         hyperparameters: {batch_size: 64}   # optional: over fairbench.hparams.DEFAULT_HYPERPARAMS
+
+A spec without ``source`` adds settings to a dataset that is already registered (``dataset: adult``
+with only ``settings``). Specs are read with YAML 1.2 booleans: only ``true`` / ``false`` are
+booleans, so ``yes``, ``no``, ``on``, ``off``, ``NO`` (Norway) stay text.
 
 Every error names the file and the key. Specs are found in ``fairbench/data/specs/`` (shipped),
 in ``$FAIRBENCH_DATA_SPECS`` (files or folders of ``*.yaml``, separated by ``os.pathsep``),
@@ -49,21 +62,38 @@ from typing import Any
 import yaml
 
 from fairbench.data.errors import SPEC_INVALID, SPECS_ENV, SpecError
-from fairbench.data.registry import DatasetSpec, GroupSpec, RawFile, RawInput, SettingSpec, Source, register
+from fairbench.data.errors import DataError
+from fairbench.data.registry import (DatasetSpec, GroupSpec, RawFile, RawInput, RowFilter, SettingSpec, Source,
+                                     register)
 from fairbench.data.tables import FORMAT_OF_EXTENSION, READ_OPTIONS, TableRecipe
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
-_TOP = ("dataset", "display_name", "licence", "source", "rows", "label", "drop", "categorical", "settings")
+_TOP = ("dataset", "display_name", "licence", "source", "rows", "label", "filter", "drop", "keep", "categorical",
+        "max_categories", "settings")
+_SETTINGS_ONLY = ("dataset", "settings")
+_FILTER = ("column", "min", "max", "in", "not_in")
 _SOURCE = ("url", "path", "member", "sha256", "format", "file", "size", "read")
 _LABEL = ("column", "favourable", "description")
-_SETTING = ("name", "display_name", "sensitive", "features", "split", "hyperparameters")
+_SETTING = ("name", "display_name", "sensitive", "filter", "features", "split", "hyperparameters")
 _SENSITIVE = ("column", "threshold", "categories", "names", "drop")
 _SPLIT = ("val_per_cell", "test_per_cell", "test_fraction", "replacement")
 
 _LOADED: set[Path] = set()
+
+
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true / false (any case), not yes / no / on / off."""
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
 _SEEN_ENV: set[str] = set()
 _BUILTINS: list[bool] = []
 
@@ -117,21 +147,27 @@ class _Spec:
         return tuple(c.strip().lower() for c in value)
 
 
-def load_spec(path: str | os.PathLike[str]) -> tuple[DatasetSpec, list[SettingSpec]]:
-    """Parse and validate the spec file at ``path`` (nothing is registered)."""
+def load_spec(path: str | os.PathLike[str]) -> tuple[DatasetSpec | None, list[SettingSpec]]:
+    """Parse and validate the spec file at ``path`` (nothing is registered); the dataset is ``None``
+    for a spec that adds settings to a registered dataset."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise SpecError(f"dataset spec {path} does not exist; pass a YAML file or a folder of them")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SpecLoader)  # noqa: S506 (a safe loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SpecError(f"dataset spec {path}: not readable YAML ({' '.join(str(exc).split())})") from None
     return parse_spec(document, origin=str(path), base=path.parent)
 
 
-def parse_spec(document: Any, *, origin: str, base: Path) -> tuple[DatasetSpec, list[SettingSpec]]:
+def parse_spec(document: Any, *, origin: str, base: Path) -> tuple[DatasetSpec | None, list[SettingSpec]]:
     """The dataset and settings of a parsed YAML ``document``; ``base`` resolves ``source.path``."""
     s = _Spec(origin)
+    if isinstance(document, Mapping) and "source" not in document:  # settings of a registered dataset
+        top = s.mapping(document, "", _SETTINGS_ONLY if "label" not in document else _TOP,
+                        required=("dataset", "settings") if "label" not in document else ("source",))
+        dataset = s.name(top["dataset"], "dataset")
+        return None, _settings(s, top["settings"], dataset)
     top = s.mapping(document, "", _TOP, required=("dataset", "source", "label", "settings"))
     dataset = s.name(top["dataset"], "dataset")
     recipe_format, raw = _source(s, top["source"], dataset, base)
@@ -141,6 +177,9 @@ def parse_spec(document: Any, *, origin: str, base: Path) -> tuple[DatasetSpec, 
         raise s.fail("label.favourable", "expected one or more label values")
     source = s.mapping(top["source"], "source", _SOURCE)
     read = source.get("read") or {}
+    if "drop" in top and "keep" in top:
+        raise s.fail("keep", "give one of 'drop' (columns removed) or 'keep' (the only columns kept), not both")
+    max_categories = top.get("max_categories")
     recipe = TableRecipe(
         dataset=dataset,
         origin=origin,
@@ -150,6 +189,9 @@ def parse_spec(document: Any, *, origin: str, base: Path) -> tuple[DatasetSpec, 
         favourable=tuple(favourable),
         drop=s.columns(top.get("drop"), "drop"),
         categorical=s.columns(top.get("categorical"), "categorical"),
+        keep=s.columns(top.get("keep"), "keep"),
+        filters=_filters(s, top.get("filter"), "filter"),
+        max_categories=None if max_categories is None else s.integer(max_categories, "max_categories", 2),
     )
     rows = top.get("rows")
     spec = DatasetSpec(
@@ -163,31 +205,61 @@ def parse_spec(document: Any, *, origin: str, base: Path) -> tuple[DatasetSpec, 
         reader=recipe,
         origin=origin,
     )
-    settings = top["settings"]
+    return spec, _settings(s, top["settings"], dataset)
+
+
+def _settings(s: _Spec, settings: Any, dataset: str) -> list[SettingSpec]:
     if not isinstance(settings, list) or not settings:
         raise s.fail("settings", "expected a list of one or more settings")
     parsed = [_setting(s, item, f"settings[{i}]", dataset) for i, item in enumerate(settings)]
     names = [p.name for p in parsed]
     if len(set(names)) != len(names):
         raise s.fail("settings", f"setting names repeat: {names}")
-    return spec, parsed
+    return parsed
+
+
+def _filters(s: _Spec, value: Any, key: str) -> tuple[RowFilter, ...]:
+    """Row conditions: a list of ``{column, min, max, in, not_in}``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise s.fail(key, "expected a list of conditions such as {column: age, min: 18}")
+    out = []
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        cond = s.mapping(item, where, _FILTER, required=("column",))
+        bounds = [None if cond.get(b) is None else s.number(cond[b], f"{where}.{b}") for b in ("min", "max")]
+        lists = []
+        for name in ("in", "not_in"):
+            listed = cond.get(name, [])
+            if not isinstance(listed, list) or (name in cond and not listed):
+                raise s.fail(f"{where}.{name}", f"expected a list of one or more values, got {listed!r}")
+            lists.append(tuple(listed))
+        out.append(RowFilter(s.text(cond["column"], f"{where}.column").strip().lower(), bounds[0], bounds[1],
+                             lists[0], lists[1]))
+    return tuple(out)
 
 
 def _source(s: _Spec, value: Any, dataset: str, base: Path) -> tuple[str, RawFile]:
-    src = s.mapping(value, "source", _SOURCE, required=("sha256",))
+    src = s.mapping(value, "source", _SOURCE)
     if ("url" in src) == ("path" in src):
         raise s.fail("source", "give exactly one of 'url' (a download) or 'path' (a local file)")
-    sha = src["sha256"]
-    if not isinstance(sha, str) or not SHA256.fullmatch(sha.lower()):
+    sha = src.get("sha256") or ""  # missing: fetching tells the file's hash to paste (acquire.py)
+    if not isinstance(sha, str) or (sha and not SHA256.fullmatch(sha.lower())):
         raise s.fail("source.sha256", f"expected 64 hexadecimal digits, got {sha!r}")
     if "url" in src:
         url = s.text(src["url"], "source.url")
         if not re.match(r"(https?|file)://", url):
             raise s.fail("source.url", f"expected an http(s):// or file:// URL, got {url!r}")
         member = src.get("member") or []
-        if not isinstance(member, list) or not all(isinstance(m, str) for m in member):
+        if not isinstance(member, list) or not all(isinstance(m, str) and m.strip() for m in member):
             raise s.fail("source.member", "expected a list of member names (nested zips: outer first)")
-        filename = member[-1] if member else url.rstrip("/").rsplit("/", 1)[-1]
+        for name in member:
+            if name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name):
+                raise s.fail("source.member", f"expected a path inside the archive, got {name!r}")
+        filename = (member[-1] if member else url.rstrip("/")).replace("\\", "/").rsplit("/", 1)[-1]
+        if not filename or filename in (".", ".."):
+            raise s.fail("source.member" if member else "source.url", "names no file")
         sources, local = (Source(url, tuple(member)),), None
     else:
         local = (base / s.text(src["path"], "source.path")).resolve()
@@ -205,14 +277,14 @@ def _source(s: _Spec, value: Any, dataset: str, base: Path) -> tuple[str, RawFil
         raise s.fail("source.file", f"expected a relative path like {dataset}/{filename}, got {relpath!r}")
     size = src.get("size")
     raw = RawFile(relpath=relpath, sha256=sha.lower(), size=None if size is None else s.integer(size, "source.size", 1),
-                  sources=sources, local=local)
+                  sources=sources, local=local, content_keyed=local is None, origin=s.origin)
     return fmt, raw
 
 
 def _setting(s: _Spec, value: Any, key: str, dataset: str) -> SettingSpec:
     item = s.mapping(value, key, _SETTING, required=("name", "sensitive", "split"))
     name = s.name(item["name"], f"{key}.name")
-    group = _group(s, item["sensitive"], f"{key}.sensitive")
+    group = _sensitive(s, item["sensitive"], f"{key}.sensitive")
     split = s.mapping(item["split"], f"{key}.split", _SPLIT, required=("val_per_cell",))
     if ("test_per_cell" in split) == ("test_fraction" in split):
         raise s.fail(f"{key}.split", "give exactly one of 'test_per_cell' or 'test_fraction'")
@@ -240,7 +312,24 @@ def _setting(s: _Spec, value: Any, key: str, dataset: str) -> SettingSpec:
         hyperparams=_hyperparams(s, item.get("hyperparameters"), f"{key}.hyperparameters", val_per_cell),
         display_name="" if item.get("display_name") is None else s.text(item["display_name"], f"{key}.display_name"),
         origin=s.origin,
+        row_filter=_filters(s, item.get("filter"), f"{key}.filter"),
     )
+
+
+def _sensitive(s: _Spec, value: Any, key: str) -> GroupSpec:
+    """One attribute (a mapping), or intersectional groups (a list of two or more attributes)."""
+    if not isinstance(value, list):
+        return _group(s, value, key)
+    if len(value) < 2:
+        raise s.fail(key, "expected one attribute (a mapping) or a list of two or more to combine")
+    parts = tuple(_group(s, item, f"{key}[{i}]") for i, item in enumerate(value))
+    columns = [part.attribute for part in parts]
+    if len(set(columns)) != len(columns):
+        raise s.fail(key, f"an attribute repeats: {columns}")
+    names: list[str] = [""]
+    for part in parts:
+        names = [f"{prefix} & {name}" if prefix else name for prefix in names for name in part.names]
+    return GroupSpec(" & ".join(columns), names=tuple(names), parts=parts)
 
 
 def _group(s: _Spec, value: Any, key: str) -> GroupSpec:
@@ -332,36 +421,61 @@ def spec_files(location: str | os.PathLike[str]) -> list[Path]:
     return [path]
 
 
-def load_specs(locations: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Register every spec at ``locations`` (files or folders; each file once); return the new setting names."""
+def load_specs(locations: Iterable[str | os.PathLike[str]], *, broken: dict[Path, str] | None = None) -> list[str]:
+    """Register every spec at ``locations`` (files or folders; each file once); return the new setting names.
+
+    With ``broken`` (a dict), a spec that cannot be loaded is recorded there (path -> one-line error)
+    and the others are still registered; without it, the first error is raised (``fairbench data list``
+    goes on, every other command stops).
+    """
     names: list[str] = []
     for location in locations:
-        for path in spec_files(location):
+        try:
+            paths = spec_files(location)
+        except DataError as exc:
+            if broken is None:
+                raise
+            _record(broken, Path(location).expanduser().resolve(), exc)
+            continue
+        for path in paths:
             key = path.resolve()
             if key in _LOADED:
                 continue
-            dataset, settings = load_spec(key)
-            names += register(dataset, settings)
+            try:
+                dataset, settings = load_spec(key)
+                names += register(dataset, settings)
+            except DataError as exc:
+                if broken is None:
+                    raise
+                _record(broken, key, exc)
+                continue
             _LOADED.add(key)
     return names
 
 
-def load_declared() -> None:
-    """Register the shipped specs (once) and those named by ``$FAIRBENCH_DATA_SPECS`` (when it changes)."""
+def _record(broken: dict[Path, str], path: Path, error: Exception) -> None:
+    broken[path] = " ".join(str(error).split())
+
+
+def load_declared(broken: dict[Path, str] | None = None) -> None:
+    """Register the shipped specs (once) and those named by ``$FAIRBENCH_DATA_SPECS`` (when it changes);
+    ``broken``: go on past specs that cannot be loaded (:func:`load_specs`)."""
     if not _BUILTINS:
         _BUILTINS.append(True)
         load_specs([SPEC_DIR])
     value = os.environ.get(SPECS_ENV, "")
     if value and value not in _SEEN_ENV:
-        load_specs(p for p in value.split(os.pathsep) if p)
-        _SEEN_ENV.add(value)
+        before = len(broken) if broken is not None else 0
+        load_specs((p for p in value.split(os.pathsep) if p), broken=broken)
+        if broken is None or len(broken) == before:  # a broken spec is tried again by the next look-up
+            _SEEN_ENV.add(value)
 
 
-def use_specs(locations: Iterable[str | os.PathLike[str]]) -> list[str]:
+def use_specs(locations: Iterable[str | os.PathLike[str]], *, broken: dict[Path, str] | None = None) -> list[str]:
     """Register specs and add them to ``$FAIRBENCH_DATA_SPECS``, so that child processes see them too."""
     paths = [str(Path(p).expanduser().resolve()) for p in locations]
-    load_declared()
-    names = load_specs(paths)
+    load_declared(broken)
+    names = load_specs(paths, broken=broken)
     current = [p for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p]
     value = os.pathsep.join(current + [p for p in paths if p not in current])
     if value:

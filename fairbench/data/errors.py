@@ -13,6 +13,14 @@ SPECS_ENV = "FAIRBENCH_DATA_SPECS"
 SPEC_INVALID = "dataset spec {path}: key '{key}': {problem}"
 DUPLICATE_NAME = "{kind} {name!r} is already registered (from {origin}); choose another name"
 LOCAL_MISSING = "{dataset}: local source file {path} does not exist (key 'source.path' of {origin})"
+LOCAL_CHANGED = (
+    "{dataset}: local source file {path} has sha256 {actual}, but key 'source.sha256' of {origin} pins {expected}; "
+    "it was not used. If the file is right (you edited it), paste into the spec: sha256: {actual}"
+)
+UNPINNED = (
+    "{dataset}: key 'source.sha256' of {origin} is missing; {path} has sha256 {actual}. "
+    "If that is the right file, paste into the spec: sha256: {actual} (nothing was used or cached)"
+)
 
 UNKNOWN_SETTING = "unknown setting {name!r}; valid settings: {valid}"
 UNKNOWN_DATASET = "unknown dataset {name!r}; valid datasets: {valid}"
@@ -25,10 +33,13 @@ CHECKSUM_FIX_DOWNLOAD = (
     "Re-download it (fairbench data fetch {dataset}), or check that the source still serves the original file."
 )
 CHECKSUM_FIX_MIRROR = "Check the mirror copy: it must be byte-identical to the canonical file (see docs/datasets.md §2)."
-CHECKSUM_FIX_LOCAL = "Check the file, or put its actual sha256 in the spec (key 'source.sha256') if it is the right one."
+CHECKSUM_FIX_DECLARED = (
+    "If the source serves a new version on purpose, check it and paste into key 'source.sha256' of {origin}: "
+    "sha256: {actual}"
+)
 CACHE_CORRUPTED = (
     "cached file {path} is corrupted: expected sha256 {expected}, got {actual}. "
-    "Delete it and fetch again (fairbench data fetch {dataset})."
+    "Delete that one file and fetch again (fairbench data fetch {dataset}); no other dataset's file is kept there."
 )
 MIRROR_MISSING = (
     "{dataset}: raw file not found in the mirror {mirror}; expected {expected}. "
@@ -54,11 +65,16 @@ ALL_SOURCES_FAILED = "{dataset}: no source of {what} could be used ({details})."
 
 PREPARED_MISSING = (
     "prepared data for {setting!r} not found: {path} does not exist. "
-    "Create it with: fairbench data prepare {setting} --out {out_dir}"
+    "Create it with: fairbench data prepare {setting} --prepared {out_dir}"
+)
+PREPARED_STALE = (
+    "prepared data for {setting!r} in {out_dir} was built from another spec or recipe (digest {found}, now "
+    "{expected}: the spec, its raw file or the encoding changed since). "
+    "Recreate it with: fairbench data prepare {setting} --prepared {out_dir}"
 )
 PREPARED_MISMATCH = (
     "prepared data for {setting!r} in {out_dir} is inconsistent ({detail}). "
-    "Recreate it with: fairbench data prepare {setting} --out {out_dir}"
+    "Recreate it with: fairbench data prepare {setting} --prepared {out_dir}"
 )
 SPLIT_INVALID = "split {split!r} of {setting!r} does not fit the frame: {detail}"
 FRAME_MISMATCH = "{dataset}: the rebuilt frame does not match the reference ({detail}); is the raw file the right one?"

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from fairbench.data.acquire import fetch
-from fairbench.data.errors import FRAME_MISMATCH, FrameError
+from fairbench.data.errors import FRAME_MISMATCH, SPEC_INVALID, FrameError, SpecError
 from fairbench.data.readers import read_dataset
 from fairbench.data.registry import GroupSpec, SettingSpec, get_dataset, get_setting
+from fairbench.data.tables import yaml_type_hint
 
 
 @dataclass(frozen=True)
@@ -67,34 +68,63 @@ def reference_frame(
 
 
 def with_group(spec: SettingSpec, X: pd.DataFrame, y: np.ndarray) -> ReferenceFrame:
-    """Attach the group of ``spec`` to ``(X, y)`` and apply its frame steps (us_crime)."""
+    """Keep the rows of ``spec``'s ``row_filter``, attach its group to ``(X, y)`` and apply its frame steps (us_crime)."""
     gspec = spec.group
-    if gspec.attribute not in X.columns:
-        detail = f"setting {spec.name}: sensitive column {gspec.attribute!r} is not among {', '.join(map(str, X.columns))}"
-        raise FrameError(FRAME_MISMATCH.format(dataset=spec.dataset, detail=detail))
-    group = group_index(gspec, X[gspec.attribute], dataset=spec.dataset)
+    parts = gspec.parts or (gspec,)
+    for column in [f.column for f in spec.row_filter] + [part.attribute for part in parts]:
+        if column not in X.columns:
+            detail = f"setting {spec.name}: sensitive column {column!r} is not among {', '.join(map(str, X.columns))}"
+            raise FrameError(FRAME_MISMATCH.format(dataset=spec.dataset, detail=detail))
+    y = np.asarray(y, dtype=np.int64)
+    if spec.row_filter:
+        keep = np.ones(len(X), dtype=bool)
+        for condition in spec.row_filter:
+            keep &= condition.mask(X)
+        if not keep.any():
+            raise _setting_error(spec, "filter", "no row meets every condition")
+        X, y = X.loc[keep].reset_index(drop=True), y[keep]
+    group = np.zeros(len(X), dtype=np.int64)
+    for part in parts:  # mixed radix: the first part varies slowest
+        group = group * len(part.names) + group_index(part, X[part.attribute], dataset=spec.dataset, setting=spec)
     X = X.copy()
     if gspec.feature is not None:
         X[gspec.feature] = group.astype(bool)
-    if gspec.drop_attribute:
-        X = X.drop(columns=[gspec.attribute])
+    dropped = [part.attribute for part in parts if part.drop_attribute]
+    if dropped:
+        X = X.drop(columns=dropped)
     if gspec.drop_missing_columns:
         X = X.loc[:, ~X.isna().any(axis=0)]
-    return ReferenceFrame(X=X, y=np.asarray(y, dtype=np.int64), group=group, group_names=list(gspec.names))
+    return ReferenceFrame(X=X, y=y, group=group, group_names=list(gspec.names))
 
 
-def group_index(gspec: GroupSpec, column: pd.Series, *, dataset: str = "") -> np.ndarray:
-    """Group index (int64) of every row for the attribute ``column``."""
+def _setting_error(spec: SettingSpec, key: str, problem: str) -> SpecError:
+    """A problem of a declared setting's spec, naming the file and the key (``sensitive.threshold of setting x``)."""
+    return SpecError(SPEC_INVALID.format(path=spec.origin, key=f"{key} of setting {spec.name}", problem=problem))
+
+
+def group_index(gspec: GroupSpec, column: pd.Series, *, dataset: str = "",
+                setting: SettingSpec | None = None) -> np.ndarray:
+    """Group index (int64) of every row for the attribute ``column`` (``setting`` names spec errors)."""
     if column.isna().any():
         raise FrameError(FRAME_MISMATCH.format(dataset=dataset, detail=f"missing values in {gspec.attribute!r}"))
     if gspec.threshold is not None:
-        return (column.to_numpy(dtype=np.float64) > gspec.threshold).astype(np.int64)
+        try:
+            values = column.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            problem = (f"column {gspec.attribute!r} holds text ({column.dtype}, e.g. {column.iloc[0]!r}), so a "
+                       "threshold cannot split it; use 'categories' instead")
+            if setting is not None and setting.origin != "built-in":
+                raise _setting_error(setting, "sensitive.threshold", problem) from None
+            raise FrameError(FRAME_MISMATCH.format(dataset=dataset, detail=problem)) from None
+        return (values > gspec.threshold).astype(np.int64)
     if gspec.members:
         codes = {value: i for i, values in enumerate(gspec.members) for value in values}
         group = column.map(lambda v: codes.get(v, -1)).to_numpy(dtype=np.int64)
         if (group < 0).any():
             unknown = sorted(map(str, column[group < 0].unique().tolist()))[:10]
-            detail = f"{gspec.attribute!r} has values {unknown} that belong to no group; add them to the groups"
+            hint = yaml_type_hint([v for m in gspec.members for v in m], column)
+            detail = (f"{gspec.attribute!r} has values {unknown} that belong to no group; add them to the groups, "
+                      f"or keep only the rows of the groups with a setting 'filter'{hint}")
             raise FrameError(FRAME_MISMATCH.format(dataset=dataset, detail=detail))
         return group
     found = set(column.unique().tolist())

@@ -77,10 +77,13 @@ def draw_indices(
     test_with_replacement: bool = True,
     setting: str = "",
     test_per_cell: int | None = None,
+    cell_names: list[str] | None = None,
 ) -> SplitIndices:
-    """A new split with the paper's recipe, reproducible from ``seed`` (``setting`` only names errors).
+    """A new split with the paper's recipe, reproducible from ``seed`` (``setting`` and ``cell_names``
+    only name errors).
 
-    ``test_per_cell`` (declared settings) replaces ``floor(test_fraction * N / n_cells)``.
+    ``test_per_cell`` (declared settings) replaces ``floor(test_fraction * N / n_cells)``. A cell
+    with too few rows for the recipe is refused, naming it (never dropped).
     """
     cells = cells_of(group, y)
     n_cells = 2 * n_groups
@@ -95,7 +98,9 @@ def draw_indices(
     for c, rows in enumerate(pools):
         need = val_per_cell + (1 if per_cell else 0)
         if len(rows) < need:
-            detail = f"cell {c} has {len(rows)} rows, needs at least {need}"
+            name = f" ({cell_names[c]!r})" if cell_names and c < len(cell_names) else ""
+            detail = (f"cell {c}{name} has {len(rows)} rows, needs at least {need} ({val_per_cell} validation rows "
+                      f"and a test row); merge groups (a 'categories' mapping in the spec) or lower val_per_cell")
             raise SplitError(SPLIT_INVALID.format(split=split, setting=setting, detail=detail))
     if not test_with_replacement:
         room = min(len(rows) for rows in pools) - val_per_cell

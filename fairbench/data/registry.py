@@ -52,11 +52,28 @@ class RawFile:
     size: int | None
     sources: tuple[Source, ...]
     note: str = ""
-    local: Path | None = None  # a local file to copy from (declared specs with ``source.path``)
+    local: Path | None = None  # a local file read in place (declared specs with ``source.path``)
+    content_keyed: bool = False  # cached under its sha256 (declared downloads: distinct sources never collide)
+    origin: str = "built-in"  # the spec file that declared it (names the key to fix in errors)
 
     @property
     def name(self) -> str:
         return self.relpath.rsplit("/", 1)[-1]
+
+    @property
+    def pinned(self) -> bool:
+        """Whether a sha256 is given (a declared spec may leave it out to be told the file's hash)."""
+        return bool(self.sha256)
+
+    @property
+    def cache_relpath(self) -> str:
+        """Its place in the cache: ``relpath`` for the registry's own files (distinct by construction);
+        ``<folder>/<sha256>/<name>`` for a declared download, so that two specs that name the same
+        file differently, or different files the same, never share a cache entry."""
+        if not self.content_keyed:
+            return self.relpath
+        folder = self.relpath.rsplit("/", 1)[0] if "/" in self.relpath else "declared"
+        return f"{folder}/{self.sha256}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,51 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class RowFilter:
+    """A condition on one column that a row must meet to be kept (declared specs, key ``filter``).
+
+    ``minimum`` / ``maximum``: inclusive bounds on a numeric column; ``among``: the value is one of
+    these; ``excluded``: it is none of these. A missing value never meets a condition, so a filter
+    with none of the four keeps exactly the rows where the column has a value.
+    """
+
+    column: str
+    minimum: float | None = None
+    maximum: float | None = None
+    among: tuple[Any, ...] = ()
+    excluded: tuple[Any, ...] = ()
+
+    def mask(self, frame: "pd.DataFrame") -> "np.ndarray":
+        """A boolean array: which rows of ``frame`` meet the condition (the column must exist)."""
+        column = frame[self.column]
+        keep = column.notna().to_numpy().copy()  # pandas may hand out a read-only view
+        if self.minimum is not None or self.maximum is not None:
+            values = column.to_numpy(dtype="float64", na_value=float("nan"))
+            if self.minimum is not None:
+                keep &= values >= self.minimum
+            if self.maximum is not None:
+                keep &= values <= self.maximum
+        if self.among:
+            keep &= column.isin(list(self.among)).to_numpy()
+        if self.excluded:
+            keep &= ~column.isin(list(self.excluded)).to_numpy()
+        return keep
+
+    def describe(self) -> str:
+        """The condition in words, e.g. ``-30 <= days_b_screening_arrest <= 30``."""
+        parts = []
+        if self.minimum is not None or self.maximum is not None:
+            low = "" if self.minimum is None else f"{self.minimum:g} <= "
+            high = "" if self.maximum is None else f" <= {self.maximum:g}"
+            parts.append(f"{low}{self.column}{high}")
+        if self.among:
+            parts.append(f"{self.column} in {list(self.among)}")
+        if self.excluded:
+            parts.append(f"{self.column} not in {list(self.excluded)}")
+        return " and ".join(parts) or f"{self.column} is not missing"
+
+
+@dataclass(frozen=True)
 class GroupSpec:
     """How the sensitive group of a setting is defined.
 
@@ -105,6 +167,8 @@ class GroupSpec:
     (two groups: ``attribute <= threshold`` is group 0, ``> threshold`` group 1).
     ``feature`` names a binary group column added to the features; ``drop_attribute`` removes the
     raw attribute; ``drop_missing_columns`` then removes every column with a missing value.
+    ``parts`` makes an *intersectional* group: one group per combination of the parts' groups, in
+    mixed radix (the first part varies slowest), named ``"<name 1> & <name 2>"``.
     """
 
     attribute: str
@@ -115,9 +179,12 @@ class GroupSpec:
     feature: str | None = None
     drop_attribute: bool = False
     drop_missing_columns: bool = False
+    parts: tuple["GroupSpec", ...] = ()
 
     @property
     def kind(self) -> str:
+        if self.parts:
+            return "intersection"
         return "threshold" if self.threshold is not None else "categorical"
 
 
@@ -133,6 +200,7 @@ class SettingSpec:
     as ``test_replacement`` says. ``n_features`` (``None``:
     unchecked) is the encoded width. ``hyperparams`` are the declared defaults
     (:func:`fairbench.data.hyperparams.reference_hyperparams`); ``display_name`` names it in tables.
+    ``row_filter``: rows of the dataset that this setting keeps (e.g. two of six races), all by default.
     """
 
     name: str
@@ -147,6 +215,7 @@ class SettingSpec:
     hyperparams: tuple[tuple[str, Any], ...] = ()
     display_name: str = ""
     origin: str = "built-in"
+    row_filter: tuple[RowFilter, ...] = ()
 
     @property
     def group_names(self) -> list[str]:

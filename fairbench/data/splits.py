@@ -216,6 +216,7 @@ def split_indices(
         test_with_replacement=True if test_with_replacement is None else test_with_replacement,
         setting=setting,
         test_per_cell=spec.test_per_cell,
+        cell_names=cell_names(list(table.group_names)),
     )
 
 

@@ -2,9 +2,17 @@
 
 The common recipe of the paper's readers (:mod:`fairbench.data.readers`) applies: column names
 lower-cased, rows in file order (index 0..n-1), nominal values stay strings, missing values are
-NaN, and ``y`` is 1 for the favourable label values, else 0 (``int64``). Then the spec's
-``drop`` columns are removed and its ``categorical`` columns (numeric codes) become strings, so
-that the encoder one-hot encodes them.
+NaN (in a CSV, a blank cell too), and ``y`` is 1 for the favourable label values, else 0 (``int64``).
+
+Steps, in order: the spec's ``filter`` keeps the rows that meet every condition; a missing label
+is refused (a blank label cell is missing, never the unfavourable class); the ``keep`` columns (or
+all but ``drop``) stay; ``categorical`` columns (numeric codes) become strings, so that the encoder
+one-hot encodes them; a text column with more distinct values than ``max_categories`` (default
+:func:`category_limit`) is refused, naming it: an identifier or free text would one-hot encode into
+a feature per row.
+
+Every problem names the spec file and its key, and a value whose YAML type differs from the
+column's (``favourable: ['1']`` against integer labels) says which type was read and how to write it.
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ class TableRecipe:
     favourable: tuple[Any, ...]
     drop: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    filters: tuple[Any, ...] = ()  # fairbench.data.registry.RowFilter (anything with column, mask, describe)
+    max_categories: int | None = None
 
     def __call__(self, paths: Mapping[str, Path]) -> tuple[pd.DataFrame, np.ndarray]:
         return read_declared(self, paths)
@@ -59,7 +70,7 @@ def read_table(path: str | Path, fmt: str, options: Mapping[str, Any] | None = N
             sep=opts.get("sep", ","),
             header=0 if header else None,
             names=opts.get("columns"),
-            na_values=_list(opts.get("na_values", [])),
+            na_values=["", *_list(opts.get("na_values", []))],  # a blank cell is missing
             keep_default_na=False,
             skipinitialspace=True,
             encoding=opts.get("encoding", "utf-8"),
@@ -92,32 +103,114 @@ def _read_excel(path: str | Path, fmt: str, opts: Mapping[str, Any]) -> pd.DataF
     )
 
 
+#: Distinct values a text column may have, whatever the table's size, unless the spec sets ``max_categories``.
+MAX_CATEGORIES = 1000
+
+
+def category_limit(n_rows: int) -> int:
+    """Most distinct values of a text column: half the rows (at least 50), at most :data:`MAX_CATEGORIES`."""
+    return min(MAX_CATEGORIES, max(50, n_rows // 2))
+
+
+def yaml_type_hint(values: Any, column: pd.Series) -> str:
+    """Why spec values may match nothing in ``column``: text written for a numeric column (``'1'``) or
+    numbers for a text one (``1``, ``yes`` read as a boolean by older YAML); ``""`` if the types agree."""
+    values = list(values)
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    if numeric and values and all(isinstance(v, str) for v in values):
+        plain = ", ".join(v for v in values)
+        return (f" (the spec gives text {values!r} but the column holds numbers ({column.dtype}); "
+                f"write the values without quotes, e.g. [{plain}])")
+    if not numeric and values and all(isinstance(v, (bool, int, float)) for v in values):
+        quoted = ", ".join(repr(str(v).lower() if isinstance(v, bool) else str(v)) for v in values)
+        kinds = sorted({type(v).__name__ for v in values})
+        return (f" (the spec gives {'/'.join(kinds)} values {values!r} but the column holds text; "
+                f"quote them, e.g. [{quoted}])")
+    return ""
+
+
+def _fail(recipe: TableRecipe, key: str, problem: str) -> SpecError:
+    return SpecError(SPEC_INVALID.format(path=recipe.origin, key=key, problem=problem))
+
+
+def _rows(mask: np.ndarray, limit: int = 5) -> str:
+    """The first row numbers (0-based, in file order) where ``mask`` holds."""
+    rows = np.flatnonzero(mask)
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(map(str, rows[:limit].tolist())) + more
+
+
 def read_declared(recipe: TableRecipe, paths: Mapping[str, Path]) -> tuple[pd.DataFrame, np.ndarray]:
     """``(X, y)`` of a declared dataset from its verified raw file (role ``table``)."""
-    frame = read_table(paths["table"], recipe.format, dict(recipe.read))
+    path = paths["table"]
+    try:
+        frame = read_table(path, recipe.format, dict(recipe.read))
+    except (ValueError, TypeError, LookupError, ImportError, OSError, IndexError) as exc:
+        key = "source.read.encoding" if isinstance(exc, (UnicodeError, LookupError)) else "source.format"
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise _fail(recipe, key, f"{path} cannot be read as {recipe.format} ({reason}); check the file's "
+                                 "format, encoding and the 'source.read' options") from None
 
     def missing(key: str, columns: tuple[str, ...]) -> None:
         absent = [c for c in columns if c not in frame.columns]
         if absent:
             problem = f"column(s) {absent} not in the table; columns: {', '.join(map(str, frame.columns))}"
-            raise SpecError(SPEC_INVALID.format(path=recipe.origin, key=key, problem=problem))
+            raise _fail(recipe, key, problem)
 
     missing("label.column", (recipe.label,))
     missing("drop", recipe.drop)
+    missing("keep", recipe.keep)
     missing("categorical", recipe.categorical)
+    missing("filter", tuple(f.column for f in recipe.filters))
+    for i, condition in enumerate(recipe.filters):
+        values = [*condition.among, *condition.excluded]
+        hint = yaml_type_hint(values, frame[condition.column])
+        if hint:
+            raise _fail(recipe, f"filter[{i}]", f"{condition.describe()} can match nothing{hint}")
+        try:
+            kept = condition.mask(frame)
+        except (ValueError, TypeError):
+            raise _fail(recipe, f"filter[{i}]", f"column {condition.column!r} is not numeric "
+                                                f"({frame[condition.column].dtype}): min/max need numbers") from None
+        frame = frame.loc[kept].reset_index(drop=True)
+    if recipe.filters and frame.empty:
+        raise _fail(recipe, "filter", "no row meets every condition")
     label = frame.pop(recipe.label)
     if label.isna().any():
-        problem = f"column {recipe.label!r} has {int(label.isna().sum())} missing values"
-        raise SpecError(SPEC_INVALID.format(path=recipe.origin, key="label.column", problem=problem))
+        blank = label.isna().to_numpy()
+        problem = (f"column {recipe.label!r} has {int(blank.sum())} missing (blank) value(s), at row(s) "
+                   f"{_rows(blank)} after the filters: a row without a label is neither class. Fill them in, "
+                   f"or remove those rows with filter: [{{column: {recipe.label}}}]")
+        raise _fail(recipe, "label.column", problem)
     y = label.isin(list(recipe.favourable)).to_numpy()
     if not y.any():
         found = sorted(map(str, label.unique().tolist()))[:10]
-        problem = f"none of {list(recipe.favourable)} occurs in column {recipe.label!r} (values: {found})"
-        raise SpecError(SPEC_INVALID.format(path=recipe.origin, key="label.favourable", problem=problem))
-    frame = frame.drop(columns=list(recipe.drop))
+        hint = yaml_type_hint(recipe.favourable, label)
+        problem = f"none of {list(recipe.favourable)} occurs in column {recipe.label!r} (values: {found}){hint}"
+        raise _fail(recipe, "label.favourable", problem)
+    if recipe.keep:
+        frame = frame[[c for c in frame.columns if c in recipe.keep]]
+    frame = frame.drop(columns=[c for c in recipe.drop if c in frame.columns])
     for column in recipe.categorical:
-        frame[column] = frame[column].map(_code_text).astype(object)
-    return frame, y.astype(np.int64)
+        if column in frame.columns:
+            frame[column] = frame[column].map(_code_text).astype(object)
+    _check_cardinality(recipe, frame)
+    return frame.reset_index(drop=True), y.astype(np.int64)
+
+
+def _check_cardinality(recipe: TableRecipe, frame: pd.DataFrame) -> None:
+    """Refuse a text column with too many distinct values (an identifier, a name, free text)."""
+    limit = recipe.max_categories if recipe.max_categories is not None else category_limit(len(frame))
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        distinct = int(series.nunique(dropna=True))
+        if distinct > limit:
+            problem = (f"column {column!r} is text with {distinct} distinct values in {len(frame)} rows (more than "
+                       f"{limit}): one-hot encoding would add {distinct} features. If it is an identifier, a "
+                       f"name or free text, add it to 'drop'; if it is a real category, set max_categories: {distinct}")
+            raise _fail(recipe, "drop", problem)
 
 
 def _read_arff(path: Path) -> pd.DataFrame:

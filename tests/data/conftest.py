@@ -3,6 +3,7 @@ loopback-only network guard and the mirror come from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,3 +41,18 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for live, old in zip((registry.DATASETS, registry.SETTINGS, declare._LOADED, declare._SEEN_ENV), saved):
         live.clear()
         live.update(old)
+
+
+COMPAS_FILE = "compas/compas-scores-two-years.csv"
+
+
+@pytest.fixture(scope="session")
+def compas_mirror(mirror: Path) -> Path:
+    """The mirror, when it holds COMPAS (``python3 .ci/compas-mirror DEST BASE`` puts it there from a PyPI
+    wheel; .ci/run does): skip without it, fail under CI=true like the other mirror tests."""
+    if not (mirror / COMPAS_FILE).is_file():
+        message = f"{mirror / COMPAS_FILE} is missing: run python3 .ci/compas-mirror DEST {mirror} and point the mirror at DEST"
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(message + " (CI=true: failing instead of skipping)")
+        pytest.skip(message)
+    return mirror

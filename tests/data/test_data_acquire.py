@@ -98,7 +98,7 @@ def test_first_available_alternative_wins(tmp_path: Path) -> None:
 def test_corrupted_cache_file_asks_to_delete_it(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     write(cache / "toy/a.csv", OTHER)
-    with pytest.raises(ChecksumError, match=r"is corrupted.*Delete it"):
+    with pytest.raises(ChecksumError, match=r"is corrupted.*Delete that one file"):
         fetch_spec(spec(raw("toy/a.csv", GOOD)), data_dir=cache, mirror=tmp_path)
 
 
@@ -107,9 +107,9 @@ def test_cache_is_rehashed_when_the_file_changes(tmp_path: Path) -> None:
     write(mirror / "toy/a.csv", GOOD)
     toy = spec(raw("toy/a.csv", GOOD))
     path = fetch_spec(toy, data_dir=cache, mirror=mirror)["table"]
-    assert acquire._VERIFIED[path] == (path.stat().st_size, path.stat().st_mtime_ns)
+    assert acquire._VERIFIED[path] == (path.stat().st_size, path.stat().st_mtime_ns, sha(GOOD))
     path.write_bytes(GOOD + b"tampered\n")
-    with pytest.raises(ChecksumError, match="Delete it"):
+    with pytest.raises(ChecksumError, match="Delete that one file"):
         fetch_spec(toy, data_dir=cache, mirror=mirror)
 
 

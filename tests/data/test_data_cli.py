@@ -35,9 +35,9 @@ def test_list_shows_every_setting(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 
 def test_unknown_dataset_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["data", "fetch", "compas"]) == EXIT_DATA_ERROR == 2
+    assert run(["data", "fetch", "lending_club"]) == EXIT_DATA_ERROR == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("fairbench data: error: unknown dataset 'compas'")
+    assert err.count("\n") == 1 and err.startswith("fairbench data: error: unknown dataset 'lending_club'")
     assert "adult, bank, default_credit, student_por, titanic, us_crime" in err
 
 

@@ -107,7 +107,7 @@ def test_the_user_setting_is_listed_with_its_spec(tmp_path: Path, capsys: pytest
     spec = write_spec(tmp_path, survey_spec(tmp_path))
     assert main(["data", "list", "--spec", str(tmp_path)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:-1]}
-    assert rows["survey-region"][1:7] == ["survey", "400", "2", "4", "7", "no"]
+    assert rows["survey-region"][1:7] == ["survey", "400", "2", "4", "7", "yes"]  # read in place: at hand
     assert rows["survey-region"][-1].endswith("survey.yaml") and str(spec.name) in rows["survey-region"][-1]
 
 
@@ -180,7 +180,6 @@ def test_settings_from_code() -> None:
 
 
 BAD = [
-    ({"sha256": None}, "source.sha256", "required key is missing"),
     ({"sha256": "abc"}, "source.sha256", "64 hexadecimal digits"),
     ({"format": "json"}, "source.format", "csv, parquet, arff, xls, xlsx"),
     ({"read": {"delimiter": ";"}}, "source.read.delimiter", "unknown key"),
@@ -246,7 +245,8 @@ def test_a_name_clash_and_a_changed_file_are_refused(tmp_path: Path) -> None:
     spec = survey_spec(tmp_path)
     spec["source"]["sha256"] = "0" * 64
     use_specs([write_spec(tmp_path, spec, "other.yaml")])
-    with pytest.raises(ChecksumError, match="survey/survey.csv .* expected sha256 0000"):
+    with pytest.raises(ChecksumError, match=r"survey.csv has sha256 [0-9a-f]{64}, but key 'source.sha256' of "
+                                            r".*other.yaml pins 0000.*paste into the spec: sha256: [0-9a-f]{64}"):
         reference_frame("survey-region")
 
 

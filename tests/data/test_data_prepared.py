@@ -70,7 +70,7 @@ def test_round_trip_gives_the_same_split(prepared: Path, built: Built, mirror: P
 
 
 def test_missing_prepared_data_says_how_to_make_it(tmp_path: Path) -> None:
-    with pytest.raises(PreparedDataError, match=rf"fairbench data prepare {SETTING} --out"):
+    with pytest.raises(PreparedDataError, match=rf"fairbench data prepare {SETTING} --prepared"):
         load_prepared(tmp_path, SETTING)
 
 

@@ -32,7 +32,7 @@ def test_settings_and_datasets_are_listed() -> None:
     assert [get_setting(s).origin for s in SETTING_NAMES] == ["built-in"] * 7
 
 
-@pytest.mark.parametrize("bad", ["adult", "Adult-Sex", "", "compas-race"])
+@pytest.mark.parametrize("bad", ["adult", "Adult-Sex", "", "lending_club-race"])
 def test_unknown_setting_lists_the_valid_names(bad: str) -> None:
     with pytest.raises(UnknownSettingError) as info:
         get_setting(bad)
@@ -45,7 +45,7 @@ def test_unknown_setting_lists_the_valid_names(bad: str) -> None:
 
 def test_unknown_dataset_lists_the_valid_names() -> None:
     with pytest.raises(UnknownSettingError, match="valid datasets: adult, bank, default_credit"):
-        get_dataset("compas")
+        get_dataset("lending_club")
 
 
 def test_every_raw_file_is_pinned_with_a_source() -> None:

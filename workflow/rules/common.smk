@@ -42,6 +42,12 @@ def dataset_of(setting):
     return get_setting(setting).dataset
 
 
+def spec_of(setting):
+    """The spec file that declares a setting (none for a setting registered in code): editing it prepares again."""
+    origin = get_setting(setting).origin
+    return [origin] if os.path.isfile(origin) else []
+
+
 def mirror_option():
     mirror = (config.get("data") or {}).get("mirror")
     return f"--mirror {shlex.quote(str(mirror))}" if mirror else ""

@@ -20,6 +20,7 @@ rule fetch_dataset:
 rule prepare_setting:
     input:
         manifest=lambda wc: f"{RESULTS}/raw/{dataset_of(wc.setting)}.manifest.json",
+        spec=lambda wc: spec_of(wc.setting),
     output:
         table=f"{RESULTS}/prepared/{{setting}}.parquet",
         meta=f"{RESULTS}/prepared/{{setting}}.json",
@@ -36,4 +37,4 @@ rule prepare_setting:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench data prepare {wildcards.setting} --out {params.out:q} --data-dir {params.data_dir:q} > {log:q} 2>&1"
+        "fairbench data prepare {wildcards.setting} --prepared {params.out:q} --data-dir {params.data_dir:q} > {log:q} 2>&1"
