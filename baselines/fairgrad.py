@@ -65,7 +65,10 @@ def solve_alpha_fair(M: np.ndarray, alpha: float, *, tol: float = 1e-10, max_ite
     a_mat = (m + m.T) * (0.5 / scale)
     inv = 1.0 / alpha
     w = 1.0 / np.sqrt(np.diagonal(a_mat))
-    w *= np.sqrt(k / float(w @ a_mat @ w))  # the Nash start (exact for orthogonal gradients at alpha = 1)
+    quad = float(w @ a_mat @ w)
+    if not quad > 0.0:  # the normalised gradients sum to zero: 0 is in their hull
+        return fail
+    w *= np.sqrt(k / quad)  # the Nash start (exact for orthogonal gradients at alpha = 1)
     residual = float("inf")
     for it in range(max_iter + 1):
         mw = a_mat @ w

@@ -23,7 +23,7 @@ from fairbench.method.aggregation import (
 )
 from tests.test_agg_families import SOLVABLE, random_permutation, solvable_correlated
 
-NAMES = ["nbs", "mean", "mgda", "pcgrad", "cagrad", "imtl_g"]
+NAMES = ["nbs", "mean", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "fairgrad"]
 
 
 def test_registry_holds_every_method() -> None:
