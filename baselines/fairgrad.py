@@ -13,8 +13,8 @@ the utilitarian sum, a = 1 proportional fairness (the Nash bargaining solution, 
 a = 2 minimum potential delay fairness, a -> inf max-min fairness. The conditions are the stationarity of
 the strictly convex f(w) = 0.5 w^T M w - sum_c phi(w_c), phi' (w) = w^{-1/a} (phi = log for a = 1), which we
 minimise by damped Newton in float64 on M / ||M||_F (the solution maps back as w = w' ||M||^{-a/(1+a)}).
-Ban & Ji solve the conditions by nonlinear least squares (SciPy), as ``torchjd.aggregation.FairGrad``
-does; the Newton solve meets them to 1e-10 (docs/method.md §7).
+Ban & Ji solve the conditions approximately with an iterative solver; the Newton solve meets them to 1e-10
+(docs/method.md §6).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ training losses (no validation set, no hypergradient); the solution d = sum_c al
 
 the same conditions as NBS over hypergradients (:mod:`fairbench.method.nbs`), solved exactly by the same
 damped Newton solver. Navon et al. solve it approximately (a sequence of convex programs, also what
-``torchjd.aggregation.NashMTL`` wraps); the exact solve meets the conditions to 1e-10 (docs/method.md §7).
+``torchjd.aggregation.NashMTL`` wraps); the exact solve meets the conditions to 1e-10 (docs/method.md §6).
 Cells absent from the batch (M_cc = 0) sit out the bargain with alpha_c = 0.
 """
 
