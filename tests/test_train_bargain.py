@@ -176,3 +176,21 @@ def test_two_stage_bargains_over_training_losses_in_stage_one_only() -> None:
     assert rows[0]["stage"] == 1.0 and rows[0]["aggregator_failure_rate"] == 0.0
     assert rows[1]["stage"] == 2.0 and math.isnan(rows[1]["aggregator_failure_rate"])
     assert all(math.isfinite(r["alignment_rate"]) for r in rows)  # hypergradients every step: equal compute
+
+
+def test_two_stage_weights_come_from_the_training_gramian() -> None:
+    """Stage 1 of nash_mtl_ltr weighs the cells by Nash-MTL on the training Gramian, not on the hypergradients'."""
+    from fairbench.method.meta import Hypergradients
+
+    params, x, y, group, masks, k = _batch()
+    gram = _gram(params, x, y, group, masks, k)
+    data = synthetic_split()
+    va = data.val.to_torch()
+    val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
+    method = build_method("nash_mtl_ltr", HP, get_protocol("standard"), val)
+    assert method.needs_train_gram(1) and not method.needs_train_gram(2)
+    G = torch.randn(k, len(y), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    step = StepInputs(epoch=1, y=y, group=group, losses=torch.zeros(len(y), dtype=torch.float64),
+                      hyper=Hypergradients(G=G, cell_losses=torch.ones(k, dtype=torch.float64)), train_gram=gram)
+    expected = cell_weights_to_samples(NashMTL()(gram).alpha, batch_cells(y, group), k)
+    torch.testing.assert_close(method.sample_weights(step).weights, expected, rtol=0, atol=0)

@@ -1,5 +1,5 @@
 """Bargaining without meta-learning: a weighting of the batch's per-cell training-loss gradients
-(Nash-MTL, FairGrad; docs/method.md §7) as a method of its own.
+(Nash-MTL, FairGrad; docs/method.md §6) as a method of its own.
 
 Each step, the weighting turns the Gramian of the cells' training-loss gradients
 (:attr:`fairbench.method.base.StepInputs.train_gram`) into cell weights alpha, and the step descends

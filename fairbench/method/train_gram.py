@@ -1,7 +1,7 @@
 """The Gramian of a batch's per-cell *training*-loss gradients, and per-cell weights as sample weights.
 
 Bargaining without meta-learning (Nash-MTL, Navon et al., ICML 2022; FairGrad, Ban & Ji, ICML 2024;
-docs/method.md §7) plays over the gradients of the batch's per-cell mean training losses
+docs/method.md §6) plays over the gradients of the batch's per-cell mean training losses
 
     L_c(theta) = (1 / n_c) sum_{j in c} CE_j(theta),   cell c = 2 * group + y   (K = 2 * n_groups cells),
 

@@ -3,7 +3,7 @@
 Stage 1 (the first ``stage1_epochs`` epochs): the K (group, label) cells bargain over the direction in
 sample-weight space; the aggregator (Nash bargaining by default) turns the Gramian of the per-cell
 hypergradients into cell weights alpha and d = alpha^T G. An aggregator over *training*-loss gradients
-(``gradients = "training_losses"``: Nash-MTL, FairGrad; docs/method.md §7) bargains instead over the
+(``gradients = "training_losses"``: Nash-MTL, FairGrad; docs/method.md §6) bargains instead over the
 batch's per-cell training-loss gradients, and alpha weighs the cells' training losses
 (w_j = alpha_{c(j)} / n_{c(j)}). Stage 2: the one-stage objective's direction (LtR, FORML, Meta-gDRO).
 With no aggregator this is the one-stage method itself.
