@@ -17,7 +17,9 @@ class HyperParams:
 
     ``bargain_epochs`` is T of the two-stage schedule (docs/method.md §4); ``val_per_cell`` is the number of
     validation rows per (group, label) cell used when a split is drawn anew. ``model`` names the
-    classifier (:mod:`fairbench.models`; ``mlp`` is the paper's network).
+    classifier (:mod:`fairbench.models`; ``mlp`` is the paper's network). ``fair_lambda`` is the weight of
+    the gap regularisers' penalty and of the adversary (docs/method.md §6); ``fairgrad_alpha`` is FairGrad's
+    alpha (1 = proportional fairness, the Nash solution).
     """
 
     lr: float
@@ -31,6 +33,8 @@ class HyperParams:
     dro_fraction: float = 0.4
     group_dro_step_size: float = 0.01
     cagrad_c: float = 0.5
+    fair_lambda: float = 1.0
+    fairgrad_alpha: float = 2.0
     weight_norm: str = "l2"
     hypergradient_backend: str = "factorised"
     threads: int = 1
@@ -52,6 +56,10 @@ class HyperParams:
             problems.append(f"momentum must be in [0, 1) (got {self.momentum!r})")
         if self.weight_decay < 0 or self.cagrad_c < 0:
             problems.append(f"weight_decay and cagrad_c must be >= 0 (got {self.weight_decay!r}, {self.cagrad_c!r})")
+        if self.fair_lambda < 0:
+            problems.append(f"fair_lambda must be >= 0 (got {self.fair_lambda!r})")
+        if self.fairgrad_alpha <= 0:
+            problems.append(f"fairgrad_alpha must be > 0 (got {self.fairgrad_alpha!r})")
         if self.group_dro_step_size <= 0:
             problems.append(f"group_dro_step_size must be > 0 (got {self.group_dro_step_size!r})")
         for name in ("lr", "batch_size", "epochs"):

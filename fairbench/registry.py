@@ -1,16 +1,23 @@
-"""Name -> method registry: non-meta baselines, one-stage meta objectives, and every
-``<aggregator>_<objective>`` two-stage combination (e.g. ``nbs_ltr``, ``mgda_forml``)."""
+"""Name -> method registry: non-meta baselines (among them the in-processing fairness regularisers and
+the bargains over training-loss gradients), one-stage meta objectives, and every
+``<aggregator>_<objective>`` two-stage combination (e.g. ``nbs_ltr``, ``mgda_forml``, ``nash_mtl_ltr``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from baselines.adversarial import AdversarialDebiasing
+from baselines.diffdp import DiffDP
+from baselines.diffeodd import DiffEodd
+from baselines.diffeopp import DiffEopp
 from baselines.dro import DRO
 from baselines.erm import ERM
+from baselines.fairgrad import FairGrad
 from baselines.forml import FORML
 from baselines.group_dro import GroupDRO
 from baselines.ltr import LearningToReweight
 from baselines.meta_gdro import MetaGroupDRO
+from baselines.nash_mtl import NashMTL
 from baselines.reweighing import Reweighing
 from fairbench.method.aggregation import AGGREGATORS, get_aggregator
 from fairbench.hparams import HyperParams
@@ -18,6 +25,7 @@ from fairbench.method.meta import ValidationSet
 from fairbench.method.base import Method
 from fairbench.method.objectives import Objective
 from fairbench.evaluation.protocols import Protocol
+from fairbench.method.train_bargain import TrainingGradientBargaining
 from fairbench.method.two_stage import MetaReweighting
 
 #: The eight methods of the paper's main table.
@@ -35,6 +43,12 @@ BASELINES: dict[str, Callable[[HyperParams], Method]] = {
     "dro": lambda hp: DRO(hp.dro_fraction),
     "group_dro": lambda hp: GroupDRO(hp.group_dro_step_size),
     "reweighing": lambda hp: Reweighing(),
+    "diffdp": lambda hp: DiffDP(hp.fair_lambda),
+    "diffeopp": lambda hp: DiffEopp(hp.fair_lambda),
+    "diffeodd": lambda hp: DiffEodd(hp.fair_lambda),
+    "adv_debias": lambda hp: AdversarialDebiasing(hp.fair_lambda, hp.lr),
+    "nash_mtl": lambda hp: TrainingGradientBargaining("nash_mtl", NashMTL()),
+    "fairgrad": lambda hp: TrainingGradientBargaining("fairgrad", FairGrad(hp.fairgrad_alpha)),
 }
 
 
@@ -64,6 +78,7 @@ def build_method(name: str, hp: HyperParams, protocol: Protocol, val: Validation
     aggregator = None
     if agg_name is not None:
         options = {"c": hp.cagrad_c} if agg_name == "cagrad" else {}
+        options = {"alpha": hp.fairgrad_alpha} if agg_name == "fairgrad" else options
         aggregator = get_aggregator(agg_name, **options)
     fallback = "objective"
     if agg_name == "nbs" and obj_name == "ltr":

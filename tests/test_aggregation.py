@@ -23,7 +23,7 @@ from fairbench.method.aggregation import (
 )
 from tests.test_agg_families import SOLVABLE, random_permutation, solvable_correlated
 
-NAMES = ["nbs", "mean", "mgda", "pcgrad", "cagrad", "imtl_g"]
+NAMES = ["nbs", "mean", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "fairgrad"]
 
 
 def test_registry_holds_every_method() -> None:
@@ -95,8 +95,9 @@ def test_nan_gramian_is_rejected(name: str) -> None:
 def test_single_cell(name: str) -> None:
     result = get_aggregator(name)(torch.tensor([[4.0]], dtype=torch.float64))
     assert result.success
-    # NBS: alpha = 1 / ||g||; CAGrad: d = g0 + c ||g0|| g / ||g|| = (1 + c) g.
-    expected = {"nbs": 0.5, "cagrad": 1.5}.get(name, 1.0)
+    # NBS, Nash-MTL: alpha = 1 / ||g||; CAGrad: d = g0 + c ||g0|| g / ||g|| = (1 + c) g;
+    # FairGrad (alpha 2): 4 w = w^(-1/2), w = 4^(-2/3).
+    expected = {"nbs": 0.5, "nash_mtl": 0.5, "cagrad": 1.5, "fairgrad": 4.0 ** (-2.0 / 3.0)}.get(name, 1.0)
     assert result.alpha.item() == pytest.approx(expected, rel=1e-12)
 
 

@@ -7,7 +7,9 @@ Every aggregator in the benchmark maps the K x B matrix of per-cell hypergradien
 
 Registered names (:data:`AGGREGATORS`, :func:`get_aggregator`): ``"nbs"`` (Nash bargaining,
 :mod:`fairbench.method.nbs`), ``"mean"``, ``"mgda"``, ``"pcgrad"``, ``"cagrad"``, ``"imtl_g"``
-(one file each in :mod:`baselines`).
+(one file each in :mod:`baselines`), and two weightings that bargain over the cells' *training*-loss
+gradients instead (``gradients = "training_losses"``: ``"nash_mtl"``, ``"fairgrad"``;
+:mod:`fairbench.method.train_gram`).
 """
 
 from __future__ import annotations
@@ -54,9 +56,14 @@ class WeightingResult:
 
 
 class Weighting(ABC):
-    """A map from the K x K Gramian ``M = G G^T`` to cell weights ``alpha`` (``d = alpha^T G``)."""
+    """A map from the K x K Gramian ``M = G G^T`` to cell weights ``alpha`` (``d = alpha^T G``).
+
+    ``gradients`` says whose Gramian: ``"hypergradients"`` (the rows of G, the meta step's per-cell
+    hypergradients) or ``"training_losses"`` (the batch's per-cell training-loss gradients in parameter
+    space; alpha then weights the cells' mean training losses, :mod:`fairbench.method.train_gram`)."""
 
     name: ClassVar[str]
+    gradients: ClassVar[str] = "hypergradients"
 
     @abstractmethod
     def __call__(
@@ -108,6 +115,8 @@ _BUILTIN: dict[str, str] = {
     "pcgrad": "baselines.pcgrad:PCGrad",
     "cagrad": "baselines.cagrad:CAGrad",
     "imtl_g": "baselines.imtl_g:IMTLG",
+    "nash_mtl": "baselines.nash_mtl:NashMTL",
+    "fairgrad": "baselines.fairgrad:FairGrad",
 }
 _REGISTRY: dict[str, type[Weighting]] = {}
 

@@ -2,8 +2,11 @@
 
 Stage 1 (the first ``stage1_epochs`` epochs): the K (group, label) cells bargain over the direction in
 sample-weight space; the aggregator (Nash bargaining by default) turns the Gramian of the per-cell
-hypergradients into cell weights alpha and d = alpha^T G. Stage 2: the one-stage objective's
-direction (LtR, FORML, Meta-gDRO). With no aggregator this is the one-stage method itself.
+hypergradients into cell weights alpha and d = alpha^T G. An aggregator over *training*-loss gradients
+(``gradients = "training_losses"``: Nash-MTL, FairGrad; docs/method.md §6) bargains instead over the
+batch's per-cell training-loss gradients, and alpha weighs the cells' training losses
+(w_j = alpha_{c(j)} / n_{c(j)}). Stage 2: the one-stage objective's direction (LtR, FORML, Meta-gDRO).
+With no aggregator this is the one-stage method itself.
 
 Per batch it reports: the stage; whether the direction used aligns with every cell (<d, g_c> > 0 for
 all c, "bargaining success"); whether the clipped, normalised weights actually applied improve every
@@ -20,6 +23,7 @@ from fairbench.method.aggregation import Weighting
 from fairbench.method.meta import ValidationSet, clip_and_normalise
 from fairbench.method.base import Method, StepInputs, StepWeights
 from fairbench.method.objectives import Objective
+from fairbench.method.train_gram import batch_cells, cell_weights_to_samples
 
 FALLBACKS = ("objective", "previous_weights")
 
@@ -49,6 +53,13 @@ class MetaReweighting(Method):
         """Epochs are counted from 1; stage 1 covers epochs 1..stage1_epochs."""
         return self.aggregator is not None and epoch <= self.stage1_epochs
 
+    def bargains_over_training_losses(self) -> bool:
+        """Whether stage 1 bargains over training-loss gradients rather than hypergradients."""
+        return self.aggregator is not None and self.aggregator.gradients == "training_losses"
+
+    def needs_train_gram(self, epoch: int) -> bool:
+        return self.in_stage1(epoch) and self.bargains_over_training_losses()
+
     def sample_weights(self, step: StepInputs) -> StepWeights:
         assert step.hyper is not None, "meta methods need hypergradients"
         G, cell_losses = step.hyper.G, step.hyper.cell_losses
@@ -57,9 +68,17 @@ class MetaReweighting(Method):
         weights: Tensor | None = None
         if self.in_stage1(step.epoch):
             assert self.aggregator is not None and gramian is not None
-            result = self.aggregator(gramian)
+            on_training = self.bargains_over_training_losses()
+            if on_training:
+                assert step.train_gram is not None, "the step must provide the training-gradient Gramian"
+            result = self.aggregator(step.train_gram if on_training else gramian)
             diagnostics["aggregator_failed"] = 0.0 if result.success else 1.0
-            if result.success:
+            if result.success and on_training:
+                assert step.train_gram is not None
+                direction = None
+                weights = cell_weights_to_samples(result.alpha, batch_cells(step.y, step.group),
+                                                  step.train_gram.shape[0]).to(G.dtype)
+            elif result.success:
                 direction = result.alpha.to(G.dtype) @ G
                 diagnostics["alpha_mean"] = float(result.info.get("alpha_mean_normalised", result.alpha.mean()))
             elif self.fallback == "previous_weights" and self._previous_weights is not None:

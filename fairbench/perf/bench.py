@@ -4,6 +4,9 @@ Measures, on adult-sex (K = 4 cells) and adult-race (K = 10), with B = 512 and t
 hyper-parameters: ms per step for ERM, LtR and NBS+LtR (stage 1), the NBS solve alone, and a faithful
 re-creation of the reference's meta step (double backward through the look-ahead, and the cvxpy
 sequential convex solver rebuilt at every batch). Prints medians; targets are ratios, not seconds.
+Then how the meta step (hypergradients alone, and a whole NBS+LtR stage-1 step) and the NBS solve scale
+with the number of (group, label) cells K = 4, 10, 20 (``--cells``), on synthetic data of the same shape
+(B = 512, 100 features, 3 validation rows per cell; K = 20 is 10 groups).
 ``--breakdown`` also times each part of a step alone (dropout draws, forward, backward, look-ahead, ...).
 """
 
@@ -149,6 +152,63 @@ def step_breakdown(setting: str, *, prepared_dir: str | None, repeats: int, warm
     return [(label, _median_ms(fn, repeats, warmup)) for label, fn in parts]
 
 
+#: Shape of the synthetic batches of the K-scaling table (adult's batch size; about adult's width).
+SCALING_BATCH, SCALING_FEATURES, SCALING_VAL_PER_CELL = 512, 100, 3
+
+
+def cell_scaling(cells: list[int], *, repeats: int, warmup: int) -> list[tuple[int, float, float, float]]:
+    """(K, hypergradients ms, NBS+LtR stage-1 step ms, NBS solve ms) on synthetic data with K / 2 groups."""
+    from fairbench.evaluation.protocols import get_protocol
+    from fairbench.hparams import HyperParams
+    from fairbench.models.functional_mlp import draw_dropout_masks
+
+    protocol = get_protocol("standard")
+    hp = HyperParams(lr=1e-3, dropout=0.2, batch_size=SCALING_BATCH, epochs=50, bargain_epochs=15,
+                     val_per_cell=SCALING_VAL_PER_CELL)
+    rows = []
+    for K in cells:
+        if K < 2 or K % 2:
+            raise ValueError(f"--cells takes even numbers >= 2 (two labels per group), got {K}")
+        n_groups = K // 2
+        gen = torch.Generator().manual_seed(K)
+        x = torch.randn(SCALING_BATCH, SCALING_FEATURES, generator=gen)
+        group = torch.arange(SCALING_BATCH) % n_groups
+        y = (x[:, 0] + 0.1 * group > 0).long()
+        n_val = SCALING_VAL_PER_CELL * K
+        val_cell = torch.arange(n_val) % K
+        val = ValidationSet.build(torch.randn(n_val, SCALING_FEATURES, generator=gen), val_cell % 2,
+                                  val_cell // 2, n_groups)
+        method = build_method("nbs_ltr", hp, protocol, val)
+        trainer = MLPStep(method, hp, val, initial_params(SCALING_FEATURES, 0, protocol),
+                          dropout_generator=torch.Generator().manual_seed(0), label=("synthetic", 0))
+        trainer.step(x, y, group, epoch=1)  # a momentum buffer, as in training
+        masks = draw_dropout_masks(SCALING_BATCH, hp.dropout, gen)
+        val_masks = draw_dropout_masks(n_val, hp.dropout, gen)
+
+        def hyper() -> object:
+            return trainer.hyper_fn(trainer.params, trainer.buf, x, y, val, trainer.opt, masks, val_masks)
+
+        G = hyper().G  # type: ignore[attr-defined]
+        gramian = G.double() @ G.double().T
+        solver = NashBargaining()
+        rows.append((K, _median_ms(hyper, repeats, warmup),
+                     _median_ms(lambda: trainer.step(x, y, group, epoch=1), repeats, warmup),
+                     _median_ms(lambda: solver(gramian), max(repeats * 10, 100), warmup)))
+    return rows
+
+
+def scaling_report(rows: list[tuple[int, float, float, float]]) -> str:
+    """The K-scaling table, with each time as a ratio to K = the first row's."""
+    first = rows[0]
+    lines = [f"scaling with the number of cells K (synthetic, B = {SCALING_BATCH}, {SCALING_FEATURES} features, "
+             f"{SCALING_VAL_PER_CELL} validation rows per cell; x = ratio to K = {first[0]})",
+             f"{'K':>3} {'hypergradients ms':>18} {'x':>6} {'NBS+LtR step ms':>16} {'x':>6} {'NBS solve ms':>13} {'x':>6}"]
+    for K, hyper, step, solve in rows:
+        lines.append(f"{K:>3} {hyper:>18.3f} {hyper / first[1]:>6.2f} {step:>16.3f} {step / first[2]:>6.2f} "
+                     f"{solve:>13.4f} {solve / first[3]:>6.2f}")
+    return "\n".join(lines)
+
+
 def report(results: dict[str, list[tuple[str, float]]]) -> str:
     """Human-readable table of the measurements with ratios to ERM."""
     lines = [f"{'setting':<12} {'K':>3} {'step':<20} {'ms/step':>9} {'x ERM':>7}"]
@@ -175,6 +235,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference-repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--breakdown", action="store_true", help="also time each part of a step alone")
+    p.add_argument("--cells", default="4,10,20",
+                   help="numbers of (group, label) cells K of the scaling table (even; empty: no table)")
     p.add_argument("--device", default=None, metavar="cpu|cuda|auto",
                    help="instead: ms per step on the CPU and on this device (fast and generic paths; "
                         "fairbench/perf/bench_device.py); without it, a machine with a GPU gets that table after "
@@ -191,8 +253,21 @@ def check_counts(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be at least {minimum} (got {value})")
 
 
+def parse_cells(text: str) -> list[int]:
+    """``"4,10,20"`` -> [4, 10, 20]; a one-line error for anything else."""
+    try:
+        cells = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--cells takes comma-separated even numbers such as 4,10,20 (got {text!r})") from None
+    bad = [k for k in cells if k < 2 or k % 2 or k > 200]
+    if bad:
+        raise ValueError(f"--cells takes even numbers from 2 to 200 (two labels per group), got {bad}")
+    return cells
+
+
 def _run(args: argparse.Namespace) -> int:
     check_counts(args)
+    cells = parse_cells(args.cells)
     torch.set_num_threads(args.threads)
     if args.device is not None:
         return _run_device(args)
@@ -200,6 +275,9 @@ def _run(args: argparse.Namespace) -> int:
                                 reference_repeats=args.reference_repeats)
                for s in args.settings.split(",")}
     print(report(results))
+    if cells:
+        print()
+        print(scaling_report(cell_scaling(cells, repeats=args.repeats, warmup=args.warmup)))
     if args.breakdown:
         for setting in args.settings.split(","):
             print(f"\n{setting}: parts of a step, each timed alone (ms)")

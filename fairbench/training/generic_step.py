@@ -3,8 +3,9 @@
 
 The same step as :class:`fairbench.training.mlp_step.MLPStep` (docs/method.md §2): for meta methods the look-ahead and
 per-cell hypergradients (:func:`fairbench.method.meta_functional.hypergradients_generic`), the method's sample
-weights, then the real SGD step (momentum, weight decay) on sum_j w_j CE_j with autograd, each pass
-in training mode with fresh dropout masks. The MLP's default is the hand-written fast path in
+weights, then the real SGD step (momentum, weight decay) on sum_j w_j CE_j (plus the method's penalty on the
+logits, when it has one) with autograd, each pass in training mode with fresh dropout masks; the
+training-gradient Gramian, for the methods that need it, by K reverse passes through the real pass. The MLP's default is the hand-written fast path in
 :mod:`fairbench.training.mlp_step`; this one serves every other model (and the MLP with
 ``hypergradient_backend=generic``).
 """
@@ -22,6 +23,7 @@ from fairbench.hparams import HyperParams
 from fairbench.method.meta import ValidationSet, meta_loss_per_example
 from fairbench.method.meta_functional import hypergradients_generic
 from fairbench.method.base import Method, StepInputs
+from fairbench.method.train_gram import autograd_train_gram, batch_cells
 from fairbench.models import FAST_PATH_MODEL, build_model
 from fairbench.models.functional import FunctionalModel, draw_seed, seeded
 from fairbench.models.optim import Params, SGDConfig, sgd_step
@@ -69,11 +71,17 @@ class GenericStep:
                 raise non_finite_error(self.method, self.label, "hypergradients", epoch, batch)
         live = tuple(p.detach().requires_grad_(True) for p in self.params)
         with seeded(draw_seed(self.dropout), x.device), torch.enable_grad():
-            losses = F.cross_entropy(self.model(live, x, train=True), y, reduction="none")
-        step = self.method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
-                                                     hyper=hyper).on_cpu())
+            logits = self.model(live, x, train=True)
+            losses = F.cross_entropy(logits, y, reduction="none")
+        train_gram = None
+        if self.method.needs_train_gram(epoch):
+            train_gram = autograd_train_gram(losses, live, batch_cells(y, group), self.val.n_cells)
+        inputs = StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(), hyper=hyper, train_gram=train_gram)
+        step = self.method.sample_weights(inputs.on_cpu())
         weights = step.weights.to(device=losses.device, dtype=losses.dtype)
         loss = (weights * losses).sum()
+        if self.method.penalises_logits:
+            loss = loss + self.method.logit_penalty(logits, inputs)
         value = float(loss.detach())
         if not math.isfinite(value) or not torch.isfinite(weights).all():
             raise non_finite_error(self.method, self.label, value, epoch, batch)

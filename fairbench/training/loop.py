@@ -136,7 +136,7 @@ def train(data: SplitData, method: Method, hp: HyperParams, protocol: Protocol, 
     configure_device(device)
     torch.set_num_threads(hp.threads)
     tr, va, te = data.train.to_torch(), data.val.to_torch(), data.test.to_torch()
-    method.prepare(TrainingData(y=tr.y, group=tr.group, n_groups=data.n_groups))
+    method.prepare(TrainingData(y=tr.y, group=tr.group, n_groups=data.n_groups, seed=stream_seed(seed, "method")))
     va = _on_device(va, device)  # the training rows stay on the CPU; each batch moves on its own
     val = ValidationSet.build(va.X, va.y, va.group, data.n_groups)
     n_train, B = tr.y.shape[0], hp.batch_size

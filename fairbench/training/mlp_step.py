@@ -14,6 +14,7 @@ from fairbench.hparams import HyperParams
 from fairbench.method.base import Method, StepInputs
 from fairbench.method.meta import (ValidationSet, hypergradients, hypergradients_autograd,
                                    hypergradients_functorch, meta_loss_per_example)
+from fairbench.method.train_gram import batch_cells, mlp_train_gram
 from fairbench.models import backprop
 from fairbench.models.functional_mlp import MLPParams, draw_dropout_masks, mlp_logits
 from fairbench.models.optim import SGDConfig, sgd_step
@@ -37,7 +38,9 @@ class MLPStep:
     real step, both written out by hand.
 
     The real step backpropagates by hand (:mod:`fairbench.models.backprop`, bitwise identical to autograd);
-    ``manual_backprop=False`` runs it through autograd instead, to check that.
+    ``manual_backprop=False`` runs it through autograd instead, to check that. A method with a penalty on the
+    logits (``penalises_logits``) always takes the autograd real step; a method that needs the training-gradient
+    Gramian gets it from :func:`fairbench.method.train_gram.mlp_train_gram` with the real pass's dropout masks.
     """
 
     def __init__(self, method: Method, hp: HyperParams, val: ValidationSet, params: MLPParams, *,
@@ -68,21 +71,28 @@ class MLPStep:
             if not torch.isfinite(hyper.G).all():
                 raise non_finite_error(self.method, self.label, "hypergradients", epoch, batch)
         masks = draw_dropout_masks(B, hp.dropout, self.dropout)
-        if self.manual_backprop:
+        manual = self.manual_backprop and not self.method.penalises_logits
+        if manual:
             z1 = hyper.train_first_layer if hyper is not None else None
             cache = backprop.forward(self.params, x, y, masks, z1=z1)
             losses = cache.losses
         else:
             live = MLPParams(*(p.detach().requires_grad_(True) for p in self.params))
-            losses = F.cross_entropy(mlp_logits(live, x, masks), y, reduction="none")
-        step = self.method.sample_weights(StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(),
-                                                     hyper=hyper).on_cpu())
+            logits = mlp_logits(live, x, masks)
+            losses = F.cross_entropy(logits, y, reduction="none")
+        train_gram = None
+        if self.method.needs_train_gram(epoch):
+            train_gram = mlp_train_gram(self.params, x, y, masks, batch_cells(y, group), self.val.n_cells)
+        inputs = StepInputs(epoch=epoch, y=y, group=group, losses=losses.detach(), hyper=hyper, train_gram=train_gram)
+        step = self.method.sample_weights(inputs.on_cpu())
         weights = step.weights.to(losses.device)  # the identity on the CPU
         loss = (weights * losses).sum()
+        if self.method.penalises_logits:
+            loss = loss + self.method.logit_penalty(logits, inputs)
         value = float(loss.detach())
         if not math.isfinite(value) or not torch.isfinite(weights).all():
             raise non_finite_error(self.method, self.label, value, epoch, batch)
-        if self.manual_backprop:
+        if manual:
             grads = backprop.weighted_gradients(self.params, cache, weights)
         else:
             grads = MLPParams(*torch.autograd.grad(loss, live))
