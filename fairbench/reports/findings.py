@@ -115,7 +115,7 @@ def _identical_stage1(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def _stage1(main: pd.DataFrame) -> pd.DataFrame:
-    runs = main[main["experiment"].isin(MAIN_EXPERIMENTS)]
+    runs = main  # already the chosen experiments
     per_run = stage1_per_run(runs, STAGE1_COLUMNS)
     mono = monotone_share(runs)[["run_dir", "monotone_share"]]
     return per_run.merge(mono, on="run_dir", how="outer") if not per_run.empty else mono.assign(
