@@ -33,9 +33,12 @@ def test_widths_shrink_as_one_over_root_n_for_independent_seeds() -> None:
     widths = ci_widths_by_seeds(_selected(methods), n_boot=1000)
     assert set(widths["method"]) == {f"m{i}" for i in range(12)}  # 5 seeds: nothing to compare
     assert (widths["n_few"] == 5).all() and (widths["n_all"] == 25).all()
-    assert widths["expected"].round(3).eq(round(np.sqrt(5 / 25), 3)).all()
+    from fairbench.reports.seed_count import expected_width_ratio
+
+    assert widths["expected"].round(3).eq(round(expected_width_ratio(5, 25), 3)).all()
+    assert expected_width_ratio(5, 25) == pytest.approx(0.35, abs=0.005)  # t-intervals, not sqrt(5 / 25) = 0.45
     # the ratio of two noisy widths scatters, its median over 36 (configuration, metric) pairs does not
-    assert widths["ratio"].median() == pytest.approx(np.sqrt(5 / 25), abs=0.12)
+    assert widths["ratio"].median() == pytest.approx(expected_width_ratio(5, 25), abs=0.12)
 
 
 def test_widths_use_the_smallest_seeds_and_match_a_direct_bootstrap() -> None:

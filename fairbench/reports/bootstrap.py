@@ -39,7 +39,8 @@ import pandas as pd
 __all__ = [
     "CI_KINDS", "COUNT_METRICS", "DEFAULT_BOOTSTRAPS", "PREDICTIONS_FILE", "CellCounts", "counts_from_predictions",
     "draw_counts", "key_rng", "load_selected_counts", "metrics_from_counts", "percentile_ci",
-    "probability_of_improvement", "resample_counts", "row_weights", "seed_bootstrap", "seed_row_bootstrap",
+    "probability_of_improvement", "resample_counts", "row_variances", "row_weights", "seed_bootstrap",
+    "seed_row_bootstrap",
     "shares_test_set", "units_of",
 ]
 
@@ -48,7 +49,9 @@ PREDICTIONS_FILE = "predictions.npz"
 DEFAULT_BOOTSTRAPS = 2000
 #: Labels of what an interval resampled (shown next to every interval): seeds and test rows; seeds only for
 #: runs without predictions.npz; seeds only for score metrics, which the stored hard labels cannot give.
-CI_KINDS = {"rows": "seeds and test rows", "seeds": "seeds only, no predictions.npz",
+CI_KINDS = {"rows": "seeds and the shared test set's rows",
+            "own": "seeds, each with its own test set (the seed spread holds the test-set noise)",
+            "seeds": "seeds only, no predictions.npz",
             "scores": "seeds only, a score metric (predictions.npz holds hard labels)"}
 #: Metrics that are functions of the per-cell correct counts (row bootstrap available).
 COUNT_METRICS: tuple[str, ...] = ("auc", "worst_group_auc", "group_auc_gap", "tpr_gap", "fpr_gap",
@@ -186,6 +189,15 @@ def resample_counts(units: Sequence[CellCounts], idx: np.ndarray, rng: np.random
     return picked.round().astype(np.int64), total[idx]
 
 
+def row_variances(units: Sequence[CellCounts], n_boot: int, rng: np.random.Generator) -> dict[str, float]:
+    """Test-set variance of the seed mean of every count metric: the runs ``units`` (one per seed, one
+    shared test set) held fixed, the shared test rows resampled within (group, label) cells."""
+    idx = np.tile(np.arange(len(units)), (n_boot, 1))
+    correct, total = resample_counts(units, idx, rng)
+    return {m: float(np.nanvar(_nan_reduce(np.nanmean, v), ddof=1))
+            for m, v in metrics_from_counts(correct, total).items()}
+
+
 def seed_bootstrap(values: np.ndarray, *, n_boot: int = DEFAULT_BOOTSTRAPS, rng: np.random.Generator,
                    seed_idx: np.ndarray | None = None) -> np.ndarray:
     """Bootstrap distribution of the mean of ``values`` (one per seed), seeds resampled only."""
@@ -207,11 +219,11 @@ def percentile_ci(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, *, higher: bool = True) -> np.ndarray:
     """Agarwal et al. (2021): ``P(X > Y) = mean_{i, j} S(x_i, y_j)`` (ties count 1/2) along the last
     axis of ``x`` and ``y`` (leading axes broadcast, e.g. bootstrap draws); ``higher=False`` when a
-    lower value is better (a gap)."""
+    lower value is better (a gap). Values within :data:`~fairbench.reports.inference.TIE_TOLERANCE` tie."""
+    from fairbench.reports.inference import better_score
+
     x, y = np.asarray(x, dtype=float)[..., :, None], np.asarray(y, dtype=float)[..., None, :]
-    better = (x > y) if higher else (x < y)
-    score = better + 0.5 * (x == y)
-    return score.mean(axis=(-1, -2))
+    return better_score(x, y, higher).mean(axis=(-1, -2))
 
 
 def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc", "group_auc_gap"),

@@ -1,182 +1,60 @@
-"""``FINDINGS.md``: the paper's claims next to the evidence of the runs, with a verdict from one rule.
+"""``FINDINGS.md``: the paper's claims next to the evidence of the runs, with a verdict from one stated rule.
 
-Built from run records only (``metrics.csv``, ``run.json``, ``predictions.npz`` where present), under
-each protocol's own epoch selection (:mod:`fairbench.reports.selection`). Every claim gets a statistic, its
-95 % bootstrap interval and a threshold; the verdict is
-
-- **supported** when the interval lies entirely on the claimed side of the threshold,
-- **contradicted** when it lies entirely on the other side,
-- **inconclusive** otherwise.
-
-Claims (Zeng et al., NeurIPS 2024; docs/method.md):
-
-1. the two-stage method improves overall performance over its one-stage counterpart ("up to 10 %"):
-   P(NBS AUC > one-stage AUC) over settings and the three pairs (Agarwal et al. 2021), threshold 0.5;
-2. it reduces disparity ("up to 67 %"): P(NBS Max-gAUCD < one-stage Max-gAUCD), threshold 0.5;
-3. bargaining resolves hypergradient conflicts in stage 1: stage-1 alignment rate of the applied
-   (clipped) weights, NBS minus its one-stage counterpart over the same epochs, threshold 0;
-4. each NBS step is a Pareto improvement on the validation cells: stage-1 ``pareto_improvement_rate``
-   of the NBS variants, threshold 0.9 (nearly every step);
-5. the validation loss improves monotonically: share of consecutive stage-1 epochs in which the mean
-   validation cell loss does not rise, NBS variants, threshold 0.9;
-6. one-stage methods are unreliable across fairness notions: over settings, objectives and four
-   notions (Max-gAUCD, Worst-gAUC, TPR gap, FPR gap), the share where NBS is at least as fair as ERM
-   minus the share where the one-stage method is, threshold 0.
+Built from run records only (``metrics.csv``, ``run.json``, ``predictions.npz`` where present), under each
+protocol's own epoch selection (:mod:`fairbench.reports.selection`). The claims, their statistics and
+thresholds are in :mod:`fairbench.reports.claims`, the rule in :mod:`fairbench.reports.verdicts`, the
+intervals in :mod:`fairbench.reports.inference`, the analysis choices in :mod:`fairbench.reports.robustness`.
+Whatever the experiment and method set, the page says what it can measure and what it lacks.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fairbench.io import write_text_atomic
-from fairbench.reports.bootstrap import key_rng, load_selected_counts, percentile_ci
+from fairbench.reports.bootstrap import load_selected_counts
+from fairbench.reports.claims import CLAIM_TEXT, EFFECT_UNITS, MARGINS, ClaimResult, monotone_share, stage1_per_run
 from fairbench.reports.collect import prefer_experiments
-from fairbench.reports.degenerate import flag_degenerate
+from fairbench.reports.degenerate import REASON_LABELS, flag_degenerate
+from fairbench.reports.inference import TIE_TOLERANCE, Estimate, equivalent, min_detectable_effect, t_interval
 from fairbench.reports.labels import method_label, metric_label, setting_label, setting_order
+from fairbench.reports.robustness import measure_all, robust, robustness_frame, robustness_markdown, \
+    specification_curve
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.seed_count import FEW_SEEDS, WIDTH_METRICS, ci_widths_by_seeds
-from fairbench.reports.stats import NBS_PAIRS, improvement_probabilities, nbs_stage1_identical
-from fairbench.reports.tables import ALIGNMENT_WINDOW, MAIN_EXPERIMENTS, SELECTION_NOTES, _stage1_rows
+from fairbench.reports.stats import NBS_PAIRS, holm_bonferroni, nbs_stage1_identical
+from fairbench.reports.tables import MAIN_EXPERIMENTS, SELECTION_NOTES
+from fairbench.reports.verdicts import ALPHA, MIN_NON_DEGENERATE, MIN_SEEDS, judge
 
-__all__ = ["VERDICT_RULE", "Claim", "build_findings", "verdict", "write_findings"]
+__all__ = ["VERDICT_RULE", "build_findings", "default_target_differences", "write_findings"]
 
-VERDICT_RULE = ("Verdict rule: **supported** when the 95 % bootstrap interval of the claim's statistic lies "
-                "entirely on the claimed side of its threshold, **contradicted** when it lies entirely on the "
-                "other side, **inconclusive** otherwise.")
+VERDICT_RULE = (f"Verdict rule: **insufficient evidence** below {MIN_SEEDS} paired seeds in the median setting or "
+                f"below {MIN_NON_DEGENERATE:.0%} non-degenerate runs; else **supported** when the one-sided t-test "
+                "that the statistic lies on the claimed side of its threshold rejects at 5 % after Holm's "
+                "adjustment over every verdict on the page (family-wise error rate), **contradicted** when the "
+                "test of the other side does, **inconclusive** otherwise.")
 #: Test sets smaller than this are called out as weak evidence.
 WEAK_TEST_ROWS = 100
-FAIRNESS_NOTIONS: dict[str, bool] = {"group_auc_gap": False, "worst_group_auc": True, "tpr_gap": False,
-                                     "fpr_gap": False}
-NOTION_LABELS = {"group_auc_gap": "Max-gAUCD", "worst_group_auc": "Worst-gAUC", "tpr_gap": "TPR gap",
-                 "fpr_gap": "FPR gap"}
-DEFAULT_DRAWS = 2000
+DEFAULT_DRAWS = 1000
+STAGE1_COLUMNS = ["alignment_rate", "applied_alignment_rate", "pareto_improvement_rate"]
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One claim measured under one protocol."""
-
-    number: int
-    claim: str
-    protocol: str
-    statistic: str
-    value: float
-    ci_low: float
-    ci_high: float
-    threshold: float
-    higher: bool
-    evidence: str
-    verdict: str
-
-
-def verdict(low: float, high: float, threshold: float, higher: bool = True) -> str:
-    """The page's rule: the interval on the claimed side of ``threshold`` -> supported, on the other side ->
-    contradicted, else (or NaN) inconclusive."""
-    if np.isnan(low) or np.isnan(high):
-        return "inconclusive"
-    above, below = low > threshold, high < threshold
-    if higher:
-        return "supported" if above else "contradicted" if below else "inconclusive"
-    return "supported" if below else "contradicted" if above else "inconclusive"
-
-
-def _fmt(value: float, low: float, high: float, digits: int = 2) -> str:
-    if np.isnan(value):
+def _fmt(value: float, low: float, high: float, digits: int = 2, sign: bool = False) -> str:
+    if not np.isfinite(value):
         return "–"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f.format(value) + " [no interval]"
+    return f"{f.format(value)} [{f.format(low)}, {f.format(high)}]"
 
 
-def _stratified(groups: Sequence[np.ndarray], rng: np.random.Generator, n_boot: int) -> tuple[float, float, float]:
-    """Mean over groups of the mean over seeds, with a bootstrap resampling the seeds within each group."""
-    groups = [g[~np.isnan(g)] for g in groups]
-    groups = [g for g in groups if g.size]
-    if not groups:
-        return float("nan"), float("nan"), float("nan")
-    point = float(np.mean([g.mean() for g in groups]))
-    draws = np.mean([g[rng.integers(0, g.size, size=(n_boot, g.size))].mean(axis=1) for g in groups], axis=0)
-    low, high = percentile_ci(draws)
-    return point, low, high
-
-
-def _stage1_per_run(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Per run: the mean of ``columns`` over its first min(stage-1 epochs, 15) epochs (as the alignment table)."""
-    rows = _stage1_rows(frame, ALIGNMENT_WINDOW)
-    present = [c for c in columns if c in rows.columns]
-    per_run = rows.groupby("run_dir")[present].mean()
-    runs = frame.drop_duplicates("run_dir").set_index("run_dir")[["protocol", "setting", "method", "seed"]]
-    return runs.join(per_run, how="inner")
-
-
-def _monotone_share(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per run: share of consecutive stage-1 epochs whose mean validation cell loss (after the step) does not rise."""
-    after = [c for c in frame.columns if c.startswith("val_cell_loss_after/")]
-    rows = _stage1_rows(frame, ALIGNMENT_WINDOW)
-    out = []
-    for run_dir, group in rows.groupby("run_dir"):
-        loss = group.sort_values("epoch")[after].mean(axis=1).to_numpy()
-        steps = np.diff(loss[~np.isnan(loss)])
-        if steps.size:
-            out.append({"run_dir": run_dir, "monotone_share": float(np.mean(steps <= 0))})
-    runs = frame.drop_duplicates("run_dir").set_index("run_dir")[["protocol", "setting", "method", "seed"]]
-    return runs.join(pd.DataFrame(out, columns=["run_dir", "monotone_share"]).set_index("run_dir"), how="inner")
-
-
-def _paired_differences(per_run: pd.DataFrame, column: str) -> list[np.ndarray]:
-    """Per (setting, pair): NBS minus one-stage values of ``column``, paired by seed."""
-    out = []
-    for _, group in per_run.groupby("setting"):
-        for nbs, base in NBS_PAIRS.items():
-            a = group[group["method"] == nbs].set_index("seed")[column]
-            b = group[group["method"] == base].set_index("seed")[column]
-            seeds = sorted(set(a.index) & set(b.index))
-            if seeds:
-                out.append(a.loc[seeds].to_numpy(dtype=float) - b.loc[seeds].to_numpy(dtype=float))
-    return out
-
-
-def _by_method(per_run: pd.DataFrame, column: str, methods: Sequence[str]) -> list[np.ndarray]:
-    return [g[column].to_numpy(dtype=float) for _, g in per_run[per_run["method"].isin(list(methods))]
-            .groupby(["setting", "method"])]
-
-
-def _reliability(selected: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> tuple[float, float, float, str]:
-    """Claim 6: mean over settings of [share of (objective, notion) with NBS at least as fair as ERM minus the
-    same share for the one-stage method], seeds resampled within each setting (shared by the methods)."""
-    per_setting_points, per_setting_draws, detail = [], [], []
-    for setting, group in selected.groupby("setting"):
-        methods = {m: g.set_index("seed") for m, g in group.groupby("method")}
-        pairs = [(n, b) for n, b in NBS_PAIRS.items() if n in methods and b in methods]
-        if "erm" not in methods or not pairs:
-            continue
-        seeds = sorted(set.intersection(*(set(methods[m].index) for m in ["erm", *[x for p in pairs for x in p]])))
-        if not seeds:
-            continue
-        notions = [n for n in FAIRNESS_NOTIONS if n in group.columns]
-        idx = np.vstack([np.arange(len(seeds))[None, :], rng.integers(0, len(seeds), size=(n_boot, len(seeds)))])
-
-        def fair(method: str, notion: str) -> np.ndarray:
-            """(1 + n_boot,) indicator: the method's seed mean at least as fair as ERM's (row 0: the data)."""
-            x = methods[method].loc[seeds, notion].to_numpy(dtype=float)[idx].mean(axis=1)
-            e = methods["erm"].loc[seeds, notion].to_numpy(dtype=float)[idx].mean(axis=1)
-            return (x >= e) if FAIRNESS_NOTIONS[notion] else (x <= e)
-
-        diffs = [fair(n, k).astype(float) - fair(b, k).astype(float) for n, b in pairs for k in notions]
-        values = np.mean(diffs, axis=0)
-        per_setting_points.append(values[0])
-        per_setting_draws.append(values[1:])
-        one = np.mean([fair(b, k)[0] for _, b in pairs for k in notions])
-        two = np.mean([fair(n, k)[0] for n, _ in pairs for k in notions])
-        detail.append(f"{setting_label(setting)}: one-stage {one:.0%}, NBS {two:.0%}")
-    if not per_setting_points:
-        return float("nan"), float("nan"), float("nan"), "no setting has ERM, an NBS variant and its counterpart"
-    low, high = percentile_ci(np.mean(per_setting_draws, axis=0))
-    return float(np.mean(per_setting_points)), low, high, "; ".join(detail)
+def _est(e: Estimate, digits: int = 2, sign: bool = False) -> str:
+    return _fmt(e.point, *e.interval(), digits=digits, sign=sign)
 
 
 def _test_rows(selected: pd.DataFrame) -> dict[tuple[str, str], int]:
@@ -193,102 +71,37 @@ def _test_rows(selected: pd.DataFrame) -> dict[tuple[str, str], int]:
     return out
 
 
-def _protocol_claims(frame: pd.DataFrame, selected: pd.DataFrame, poi: pd.DataFrame, protocol: str,
-                     n_boot: int, seed: int) -> list[Claim]:
-    rng = key_rng(seed, "findings", protocol)
-    sel = selected[selected["protocol"] == protocol]
-    runs = frame[frame["protocol"] == protocol]
-    here = poi[(poi["protocol"] == protocol) & (poi["experiment"] == "main")]
-    claims: list[Claim] = []
+def default_target_differences(frame: pd.DataFrame) -> list[str] | None:
+    """How the main grid of ``frame`` differs from the default target (``config/config.yaml``'s ``main``
+    experiment, every seed, the reference epochs); [] when it is that target, None when the default
+    configuration cannot be read."""
+    import yaml
 
-    def add(number: int, text: str, statistic: str, values: tuple[float, float, float], threshold: float,
-            evidence: str, higher: bool = True) -> None:
-        value, low, high = values
-        claims.append(Claim(number, text, protocol, statistic, value, low, high, threshold, higher, evidence,
-                            verdict(low, high, threshold, higher)))
+    from fairbench.hparams import REFERENCE_HYPERPARAMS
+    from fairbench.pipeline.config import experiment_seeds
 
-    for number, metric, text, paper in ((1, "auc", "The two-stage method improves overall performance over its "
-                                         "one-stage counterpart", "up to 10 %"),
-                                        (2, "group_auc_gap", "The two-stage method reduces disparity (Max-gAUCD) "
-                                         "compared with its one-stage counterpart", "up to 67 %")):
-        agg = here[(here["setting"] == "all") & (here["method"] == "all") & (here["metric"] == metric)]
-        per = here[(here["setting"] != "all") & (here["metric"] == metric)]
-        if agg.empty:
-            continue
-        a = agg.iloc[0]
-        best = per.loc[per["rel_improve"].idxmax()] if per["rel_improve"].notna().any() else None
-        worst_group = here[(here["setting"] == "all") & (here["method"] == "all")
-                           & (here["metric"] == "worst_group_auc")]
-        evidence = [f"P(NBS better) = {_fmt(a.p_improve, a.ci_low, a.ci_high)} over {int(a.n_settings)} setting(s) x "
-                    f"the NBS/one-stage pairs; the interval resamples {a.ci_kind}"]
-        if best is not None:
-            evidence.append(f"largest relative {'gain' if metric == 'auc' else 'reduction'}: "
-                            f"{100 * best.rel_improve:+.1f} % [{100 * best.rel_low:+.1f}, {100 * best.rel_high:+.1f}] "
-                            f"({method_label(best.method)} vs {method_label(best.baseline)}, "
-                            f"{setting_label(best.setting)}); the paper: {paper}")
-            n_better = int((per["ci_low"] > 0.5).sum())
-            n_worse = int((per["ci_high"] < 0.5).sum())
-            evidence.append(f"per setting and pair: {n_better} of {len(per)} with P(NBS better) > 0.5 and "
-                            f"{n_worse} with P < 0.5 beyond their 95 % interval")
-        if metric == "group_auc_gap" and not worst_group.empty:
-            w = worst_group.iloc[0]
-            evidence.append(f"Worst-gAUC: P(NBS better) = {_fmt(w.p_improve, w.ci_low, w.ci_high)}")
-        add(number, f"{text} ({paper}).", f"P(NBS better), {metric_label(metric)}",
-            (a.p_improve, a.ci_low, a.ci_high), 0.5, "; ".join(evidence) + ".")
-
-    stage1 = _stage1_per_run(runs[runs["experiment"].isin(MAIN_EXPERIMENTS)],
-                             ["alignment_rate", "applied_alignment_rate", "pareto_improvement_rate"])
-    if {"alignment_rate", "applied_alignment_rate"} <= set(stage1.columns) and not stage1.empty:
-        diff = _stratified(_paired_differences(stage1, "applied_alignment_rate"), rng, n_boot)
-        nbs, one = list(NBS_PAIRS), list(NBS_PAIRS.values())
-        parts = []
-        for column, name in (("alignment_rate", "before clipping"), ("applied_alignment_rate", "after clipping")):
-            n = _stratified(_by_method(stage1, column, nbs), rng, n_boot)
-            o = _stratified(_by_method(stage1, column, one), rng, n_boot)
-            parts.append(f"{name}: NBS {_fmt(*n)}, one-stage {_fmt(*o)}")
-        add(3, "Bargaining resolves hypergradient conflicts in stage 1.",
-            "stage-1 applied alignment rate, NBS - one-stage", diff, 0.0,
-            "Alignment rate (share of batches whose direction improves every validation cell to first order), "
-            f"mean over the first min(stage-1 epochs, {ALIGNMENT_WINDOW}) epochs: " + "; ".join(parts)
-            + " (seeds resampled within each setting).")
-    if "pareto_improvement_rate" in stage1.columns and not stage1.empty:
-        nbs_rate = _stratified(_by_method(stage1, "pareto_improvement_rate", list(NBS_PAIRS)), rng, n_boot)
-        one_rate = _stratified(_by_method(stage1, "pareto_improvement_rate", list(NBS_PAIRS.values())), rng, n_boot)
-        add(4, "Each NBS step is a Pareto improvement on the validation cells.",
-            "stage-1 share of NBS steps lowering every validation cell's loss", nbs_rate, 0.9,
-            f"NBS {_fmt(*nbs_rate)}, one-stage counterparts over the same epochs {_fmt(*one_rate)} "
-            "(pareto_improvement_rate: share of steps after which no cell's validation loss rose).")
-    mono = _monotone_share(runs[runs["experiment"].isin(MAIN_EXPERIMENTS)])
-    if not mono.empty:
-        nbs_mono = _stratified(_by_method(mono, "monotone_share", list(NBS_PAIRS)), rng, n_boot)
-        add(5, "The validation loss improves monotonically.",
-            "stage-1 share of epochs where the mean validation cell loss does not rise (NBS)", nbs_mono, 0.9,
-            f"NBS variants {_fmt(*nbs_mono)}; the loss is the mean over cells of each epoch's mean validation "
-            "loss after the step (val_cell_loss_after/*).")
-    rel = _reliability(sel, rng, n_boot)
-    add(6, "One-stage methods are unreliable across fairness notions (the two-stage method is not).",
-        "share at least as fair as ERM, NBS - one-stage", rel[:3], 0.0,
-        "Over settings, objectives and the notions " + ", ".join(NOTION_LABELS[n] for n in FAIRNESS_NOTIONS)
-        + f" (seed means vs ERM's): {rel[3]}.")
-    return claims
-
-
-def build_findings(frame: pd.DataFrame, *, n_boot: int = DEFAULT_DRAWS, seed: int = 0) -> tuple[str, pd.DataFrame]:
-    """The Markdown page and its numbers (one row per claim and protocol) from collected runs."""
-    if frame.empty:
-        raise ValueError("no runs: nothing to compare with the paper's claims")
-    main = prefer_experiments(frame, MAIN_EXPERIMENTS)
-    if main.empty:
-        raise ValueError(f"no runs of the experiments {list(MAIN_EXPERIMENTS)}: the findings need the main grid")
-    selected = select_epochs(main)
-    counts = load_selected_counts(selected)
-    selected = flag_degenerate(selected, counts)
-    poi = improvement_probabilities(selected, counts, n_boot=n_boot, seed=seed)
-    protocols = [p for p in ("paper", "standard") if p in set(selected["protocol"])]
-    protocols += sorted(set(selected["protocol"]) - set(protocols))
-    claims = [c for p in protocols for c in _protocol_claims(main, selected, poi, p, n_boot, seed)]
-    data = pd.DataFrame([c.__dict__ for c in claims])
-    return _page(claims, selected, protocols, counts, _identical_stage1(main)), data
+    path = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+    try:
+        config = yaml.safe_load(path.read_text())
+        main = config["experiments"]["main"]
+        expected = {(p, s, m, seed) for p in main["protocols"] for s in main["settings"] for m in main["methods"]
+                    for seed in experiment_seeds(config, "main", p, s)}
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None
+    runs = frame[frame["experiment"] == "main"].drop_duplicates("run_dir")
+    have = {(r.protocol, r.setting, r.method, int(r.seed)) for r in runs.itertuples()}
+    out = []
+    if have != expected:
+        missing, extra = expected - have, have - expected
+        if missing:
+            out.append(f"{len(missing)} of the default target's {len(expected)} main-grid runs are missing")
+        if extra:
+            out.append(f"{len(extra)} runs are not in the default target")
+    short = [r for r in runs.itertuples() if r.setting in REFERENCE_HYPERPARAMS
+             and int(r.epochs) != int(REFERENCE_HYPERPARAMS[r.setting].epochs)]
+    if short:
+        out.append(f"{len(short)} runs trained a different number of epochs than the reference")
+    return out
 
 
 def _identical_stage1(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -301,37 +114,198 @@ def _identical_stage1(frame: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def _page(claims: list[Claim], selected: pd.DataFrame, protocols: list[str], counts: dict,
-          identical: dict[str, list[str]]) -> str:
-    lines = ["# Findings: the paper's claims against the runs", "",
-             "Generated by `fairbench report findings` from the run records (never edited by hand). "
-             "Zeng et al., NeurIPS 2024; method and protocols: docs/method.md, docs/protocols.md.", "",
-             VERDICT_RULE, "",
-             "Intervals: 95 % bootstrap percentile intervals. Test metrics resample seeds and test rows within "
-             "(group, label) cells where runs have predictions.npz, else seeds only (said next to each number); "
-             "training diagnostics (alignment, Pareto, validation loss) resample seeds within each setting.", ""]
+def _stage1(main: pd.DataFrame) -> pd.DataFrame:
+    runs = main  # already the chosen experiments
+    per_run = stage1_per_run(runs, STAGE1_COLUMNS)
+    mono = monotone_share(runs)[["run_dir", "monotone_share"]]
+    return per_run.merge(mono, on="run_dir", how="outer") if not per_run.empty else mono.assign(
+        protocol=[], setting=[], method=[], seed=[])
+
+
+def _needs(frame: pd.DataFrame) -> list[str]:
+    """What the page needs and the runs lack, one line each."""
+    present = set(frame["method"])
+    out = []
+    pairs = [f"{method_label(a)} with {method_label(b)}" for a, b in NBS_PAIRS.items()
+             if not (a in present and b in present)]
+    if len(pairs) == len(NBS_PAIRS):
+        out.append("no NBS variant ran together with its one-stage counterpart (" + "; ".join(pairs)
+                   + "): claims 1-6 need at least one such pair")
+    elif pairs:
+        out.append("pairs not run, left out of every claim: " + "; ".join(pairs))
+    if "erm" not in present:
+        out.append("claim 6 needs ERM (erm), which did not run")
+    return out
+
+
+def build_findings(frame: pd.DataFrame, *, n_boot: int = DEFAULT_DRAWS, seed: int = 0,
+                   robustness: bool = True) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """The Markdown page, its numbers (one row per claim and protocol) and the robustness table."""
+    if frame.empty:
+        raise ValueError("no runs: nothing to compare with the paper's claims")
+    experiments = [e for e in MAIN_EXPERIMENTS if e in set(frame["experiment"])] or sorted(set(frame["experiment"]))
+    main = prefer_experiments(frame, experiments)
+    selected = select_epochs(main)
+    counts = load_selected_counts(selected)
+    selected = flag_degenerate(selected, counts)
+    protocols = [p for p in ("paper", "standard") if p in set(selected["protocol"])]
+    protocols += sorted(set(selected["protocol"]) - set(protocols))
+    stage1 = _stage1(main)
+    results = measure_all(main, stage1, protocols, rule=None, statistic="poi", exclude_degenerate=False,
+                          selected=selected, counts=counts, n_boot=n_boot, seed=seed)
+    verdicts = judge(results)
+    robust_frame = robustness_frame(main, stage1, protocols, n_boot=n_boot, seed=seed) if robustness and results \
+        else pd.DataFrame(columns=["claim", "protocol", "verdict"])
+    rows = []
+    for (protocol, number), r in results.items():
+        low, high = r.interval()
+        elow, ehigh = r.effect.interval()
+        v = verdicts[(protocol, number)]
+        rows.append({"number": number, "protocol": protocol, "claim": CLAIM_TEXT[number], "statistic": r.name,
+                     "value": r.primary.point, "ci_low": low, "ci_high": high, "threshold": r.threshold,
+                     "higher": r.higher, "p_holm": v.p_claim, "p_holm_other": v.p_other, "effect": r.effect.point,
+                     "effect_low": elow, "effect_high": ehigh, "mde": min_detectable_effect(r.effect),
+                     "margin": MARGINS[number], "equivalent": equivalent(r.effect, MARGINS[number]),
+                     "verdict": v.verdict})
+    data = pd.DataFrame(rows, columns=["number", "protocol", "claim", "statistic", "value", "ci_low", "ci_high",
+                                       "threshold", "higher", "p_holm", "p_holm_other", "effect", "effect_low",
+                                       "effect_high", "mde", "margin", "equivalent", "verdict"])
+    page = _page(results, verdicts, robust_frame, selected, protocols, counts, _identical_stage1(main), main,
+                 experiments)
+    return page, data, robust_frame
+
+
+def _cell(r: ClaimResult, verdict: str) -> str:
+    side = ">" if r.higher else "<"
+    return (f"**{verdict}**: {r.name} = {_fmt(r.primary.point, *r.interval())} (claimed {side} {r.threshold:g}); effect "
+            f"{_est(r.effect, 3, sign=True)} {EFFECT_UNITS[r.number]}")
+
+
+def _effect_line(r: ClaimResult) -> str:
+    margin = MARGINS[r.number]
+    mde = min_detectable_effect(r.effect)
+    eq = equivalent(r.effect, margin)
+    eq_text = ("no interval, so no equivalence test" if eq is None else
+               f"equivalent to no effect within +-{margin:g} (TOST, 5 %): no effect larger than {margin:g}"
+               if eq else f"not shown equivalent to no effect within +-{margin:g} (TOST, 5 %)")
+    mde_text = f"{mde:.3f}" if np.isfinite(mde) else "– (no interval)"
+    per = [f"{setting_label(s)} {min_detectable_effect(e):.3f}" for s, (_, e) in r.per_setting.items()
+           if np.isfinite(min_detectable_effect(e))]
+    return (f"effect {_est(r.effect, 3, sign=True)} {EFFECT_UNITS[r.number]}; minimum detectable effect "
+            f"(80 % power, 5 % two-sided) pooled {mde_text}" + (f", per setting: {', '.join(per)}" if per else "")
+            + f"; {eq_text}")
+
+
+def _pair_lines(r: ClaimResult) -> list[str]:
+    """Per (setting, pair): Holm-adjusted paired t-tests, and the largest effect with a Bonferroni
+    simultaneous interval over all of them (selection-aware: it covers the selected maximum)."""
+    items = [(k, e) for k, e in r.per_pair.items() if np.isfinite(e.se) and e.se > 0]
+    if not items:
+        return []
+    from fairbench.reports.inference import one_sided_p
+
+    p = np.array([2 * min(one_sided_p(e, 0.0, True), one_sided_p(e, 0.0, False)) for _, e in items])
+    adj = holm_bonferroni(np.minimum(p, 1.0))
+    sign = 1.0 if r.number == 1 else -1.0  # claim 2: a lower gap is better
+    better = sum(1 for (_, e), a in zip(items, adj) if a < ALPHA and sign * e.point > 0)
+    worse = sum(1 for (_, e), a in zip(items, adj) if a < ALPHA and sign * e.point < 0)
+    (setting, method), best = max(items, key=lambda it: sign * it[1].point)
+    level = 1 - ALPHA / len(items)
+    low, high = t_interval(best.point, best.se, best.df, level)
+    return [f"per setting and pair: {better} of {len(items)} with NBS better and {worse} with NBS worse by paired "
+            "t-tests (seed variance, plus the test set's where shared), Holm-adjusted over the "
+            f"{len(items)} at 5 %",
+            f"largest effect: {best.point:+.3f} [{low:+.3f}, {high:+.3f}] ({method_label(method)} vs "
+            f"{method_label(NBS_PAIRS[method])}, {setting_label(setting)}); the interval is simultaneous over "
+            f"all {len(items)} pairs and settings (Bonferroni, {level:.4f}), so it holds for the selected maximum"]
+
+
+def _page(results: dict[tuple[str, int], ClaimResult], verdicts: dict, robust_frame: pd.DataFrame,
+          selected: pd.DataFrame, protocols: list[str], counts: dict, identical: dict[str, list[str]],
+          main: pd.DataFrame, experiments: list[str]) -> str:
+    lines = ["# Findings: the paper's claims against the runs", ""]
+    differences = default_target_differences(main)
+    if differences is None or differences:
+        what = "; ".join(differences) if differences else "the default configuration could not be read"
+        lines += [f"> **Not the default target.** This page was built from runs of another configuration ({what}). "
+                  "Its verdicts describe these runs only, not the benchmark.", ""]
+    lines += ["Generated by `fairbench report findings` from the run records (never edited by hand). "
+              f"Experiments: {', '.join(experiments)}. Zeng et al., NeurIPS 2024; method and protocols: "
+              "docs/method.md, docs/protocols.md (§6: the statistics of this page).", "",
+              VERDICT_RULE, "",
+              "Intervals: 95 % t-intervals. The unit is the seed within a setting (its methods share its "
+              "initial weights and, under the standard protocol, its split), pooled over settings "
+              "(Welch-Satterthwaite degrees of freedom). Where every seed scores one shared test set (paper "
+              "protocol) the test set's variance, from its rows resampled within (group, label) cells, is "
+              "added; where each seed draws its own test set (standard protocol) the seed spread already holds "
+              "it. P(NBS better) is Agarwal et al.'s probability of improvement with DeLong's variance. "
+              f"Metric values within {TIE_TOLERANCE:g} count as ties.",
+              "", "Effects are in the metric's own units with their interval; the minimum detectable effect "
+              "is for 80 % power at 5 % (two-sided); equivalence is two one-sided tests (TOST, 5 %) against the "
+              "margins " + ", ".join(f"claim {n}: +-{m:g} {EFFECT_UNITS[n]}" for n, m in MARGINS.items()) + ".", ""]
+    needs = _needs(selected)
+    if needs:
+        lines += ["## What these runs cannot answer", ""] + [f"- {n}." for n in needs] + [""]
     lines += ["## Epoch selection", ""]
     for protocol in protocols:
         rules = sorted(selected.loc[selected["protocol"] == protocol, "selection"].unique())
         lines.append(f"- {protocol}: " + "; ".join(SELECTION_NOTES.get(r, r) for r in rules) + ".")
-    lines += ["", "## Verdicts", "", "| # | Claim | " + " | ".join(f"{p} protocol" for p in protocols) + " |",
-              "|---|---|" + "---|" * len(protocols)]
-    for number in sorted({c.number for c in claims}):
-        row = {c.protocol: c for c in claims if c.number == number}
-        text = next(iter(row.values())).claim
-        cells = [f"**{row[p].verdict}** ({_fmt(row[p].value, row[p].ci_low, row[p].ci_high)})" if p in row else "–"
-                 for p in protocols]
-        lines.append(f"| {number} | {text} | " + " | ".join(cells) + " |")
+    numbers = sorted({n for _, n in results})
+    lines += ["", "## Verdicts", ""]
+    if not numbers:
+        lines += ["No claim can be measured on these runs (see above).", ""]
+    else:
+        lines += ["| # | Claim | " + " | ".join(f"{p} protocol" for p in protocols) + " | robust |",
+                  "|---|---|" + "---|" * len(protocols) + "---|"]
+        for number in numbers:
+            cells = [_cell(results[(p, number)], verdicts[(p, number)].verdict) if (p, number) in results else "–"
+                     for p in protocols]
+            rob = [f"{p}: {'yes' if robust(robust_frame, p, number)[0] else 'no'}" for p in protocols
+                   if (p, number) in results and not robust_frame.empty]
+            lines.append(f"| {number} | {CLAIM_TEXT[number]} | " + " | ".join(cells) + f" | {'; '.join(rob) or '–'} |")
     lines += ["", "## Evidence", ""]
-    for number in sorted({c.number for c in claims}):
-        these = [c for c in claims if c.number == number]
-        lines += [f"### {number}. {these[0].claim}", ""]
-        for c in these:
-            side = ">" if c.higher else "<"
-            lines.append(f"- **{c.protocol}**: {c.statistic} = {_fmt(c.value, c.ci_low, c.ci_high)}, claimed "
-                         f"{side} {c.threshold:g} -> **{c.verdict}**. {c.evidence}")
+    for number in numbers:
+        lines += [f"### {number}. {CLAIM_TEXT[number]}", ""]
+        for protocol in protocols:
+            r = results.get((protocol, number))
+            if r is None:
+                continue
+            v = verdicts[(protocol, number)]
+            side = ">" if r.higher else "<"
+            p_text = (f"Holm-adjusted p = {v.p_claim:.3g} (claimed side), {v.p_other:.3g} (other side)"
+                      if np.isfinite(v.p_claim) else v.why)
+            parts = [f"{r.name} = {_fmt(r.primary.point, *r.interval())}, claimed {side} {r.threshold:g} -> **{v.verdict}** ({p_text})",
+                     _effect_line(r),
+                     f"{len(r.per_setting)} setting(s), median {np.median(r.seeds):g} paired seeds, "
+                     f"{r.runs - r.degenerate} of {r.runs} runs non-degenerate"]
+            if number in (1, 2):
+                parts += _pair_lines(r)
+            if number == 3 and "before clipping" in r.extra:
+                parts.append(f"before clipping the NBS alignment rate is {_est(r.extra['before clipping'])} (1 by "
+                             "construction of the bargaining solution); the verdict judges the applied, after-"
+                             "clipping direction")
+            if number in (4, 5):
+                parts.append("the threshold 0.5 is the weakest reading of the claim (most steps); the claim as "
+                             "written needs 1")
+            if not robust_frame.empty:
+                is_robust, text = robust(robust_frame, protocol, number)
+                parts.append(f"robustness: {'robust' if is_robust else 'not robust'} over the analysis choices "
+                             f"({text})")
+            lines.append(f"- **{protocol}**: " + "; ".join(parts) + ".")
         lines.append("")
-    lines += ["## Where the evidence is weak", ""]
+    if not robust_frame.empty:
+        lines += ["## Robustness to the analysis choices", "",
+                  "Each claim's verdict under every combination of epoch rule, statistic and degenerate runs in "
+                  "or out (docs/protocols.md §6); a claim is robust only when all agree. Figure: "
+                  "figures/specification_curve.png.", ""]
+        lines += robustness_markdown(robust_frame, protocols) + [""]
+    lines += _weak_lines(selected, protocols, counts, identical)
+    return "\n".join(lines) + "\n"
+
+
+def _weak_lines(selected: pd.DataFrame, protocols: list[str], counts: dict,
+                identical: dict[str, list[str]]) -> list[str]:
+    lines = ["## Where the evidence is weak", ""]
     rows = _test_rows(selected)
     weak = {key: n for key, n in rows.items() if n < WEAK_TEST_ROWS}
     for setting in setting_order(s for _, s in weak):
@@ -342,34 +316,32 @@ def _page(claims: list[Claim], selected: pd.DataFrame, protocols: list[str], cou
             lines.append(f"- {setting_label(setting)}, {protocol} protocol: {n} test rows ({n // 4} per (group, label) "
                          f"cell when balanced): one row moves a cell's recall by 1/{max(n // 4, 1)}, so test-set "
                          "noise is as large as most effects.")
-    n_runs = selected["run_dir"].nunique()
+    runs = selected.drop_duplicates("run_dir")
+    n_runs = len(runs)
     missing = n_runs - len(counts)
     if missing:
-        lines.append(f"- {missing} of {n_runs} selected runs have no predictions.npz: their intervals resample "
-                     "seeds only and miss the test-set noise; retrain them to include it.")
-    flat = selected.groupby(["protocol", "setting", "method"])["auc"].agg(["std", "count"])
-    flat = flat[(flat["count"] > 1) & (flat["std"] == 0)]
-    if len(flat):
-        where = sorted({f"{p} {setting_label(s)}" for p, s, _ in flat.index})
-        lines.append(f"- {len(flat)} (protocol, setting, method) configurations have the same AUC in every seed "
-                     f"({', '.join(where)}): a seed-only interval has zero width there and says nothing about "
-                     "the test-set noise.")
+        lines.append(f"- {missing} of {n_runs} selected runs have no predictions.npz: their degenerate test uses "
+                     "cell counts rebuilt from metrics.csv; on a shared test set (paper protocol) their settings get "
+                     "no test-set variance, so retrain them to include it.")
     for protocol in protocols:
         if identical.get(protocol):
             names = ", ".join(setting_label(s) for s in setting_order(identical[protocol]))
             lines.append(f"- {protocol} protocol: the three NBS variants are identical through all of stage 1 in "
-                         f"{names}; there they differ only by their stage-2 objective, so claims 3-5 count the same "
-                         "stage-1 runs three times.")
+                         f"{names}; claims 3-5 average the variants within each seed, so these runs count once.")
     seeds = selected.groupby(["protocol", "setting", "method"])["seed"].nunique()
     lines.append(f"- Seeds per (protocol, setting, method): {int(seeds.min())}-{int(seeds.max())}.")
     lines += _width_lines(selected, counts)
-    degenerate = int(selected.drop_duplicates("run_dir")["degenerate"].sum())
-    lines.append(f"- Degenerate runs (constant or at-chance predictions at the selected epoch): {degenerate} of "
-                 f"{n_runs}; they stay in every number above (see tables/degenerate_runs.md).")
+    reasons = runs["degenerate_reason"].value_counts()
+    lines.append(f"- Degenerate runs at the selected epoch: {int(runs['degenerate'].sum())} of {n_runs}: "
+                 f"{int(reasons.get('constant', 0))} {REASON_LABELS['constant']}, {int(reasons.get('chance', 0))} "
+                 f"{REASON_LABELS['chance']}; {int((~runs['chance_tested'].astype(bool)).sum())} could not be "
+                 "tested. They stay in the headline numbers; the robustness table leaves them out too "
+                 "(tables/degenerate_runs.md).")
     if "paper" in protocols:
         lines.append("- The paper protocol selects its epoch on the test set (optimistic): the maximum of a "
-                     "noisy seed-mean curve overstates every method's AUC.")
-    return "\n".join(lines) + "\n"
+                     "noisy seed-mean curve overstates every method's AUC; the robustness table shows the other "
+                     "rules.")
+    return lines
 
 
 def _width_lines(selected: pd.DataFrame, counts: dict) -> list[str]:
@@ -389,18 +361,28 @@ def _width_lines(selected: pd.DataFrame, counts: dict) -> list[str]:
 
 
 def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAULT_DRAWS, seed: int = 0,
-                   data_out: str | Path | None = None, html_out: str | Path | None = None) -> list[Path]:
-    """Write the page atomically, and when asked its numbers as CSV (``data_out``) and the page as HTML for
-    the Snakemake report (``html_out``); returns the paths."""
+                   data_out: str | Path | None = None, html_out: str | Path | None = None,
+                   figure_out: str | Path | None = None) -> list[Path]:
+    """Write the page atomically, the specification-curve figure (``figure_out``, by default
+    ``figures/specification_curve.png`` beside the page), and when asked its numbers as CSV (``data_out``,
+    with the robustness table beside it as ``findings_robustness.csv``) and the page as HTML for the
+    Snakemake report (``html_out``); returns the paths."""
     from fairbench.reports.tables_html import markdown_to_html
 
-    text, data = build_findings(frame, n_boot=n_boot, seed=seed)
+    text, data, robust_frame = build_findings(frame, n_boot=n_boot, seed=seed)
     out = Path(out)
+    protocols = [p for p in ("paper", "standard") if p in set(data["protocol"])]
+    protocols += sorted(set(data["protocol"]) - set(protocols))
+    figure = specification_curve(robust_frame, protocols, Path(figure_out) if figure_out else
+                                 out.parent / "figures" / "specification_curve.png") if not robust_frame.empty \
+        else None
     write_text_atomic(out, text)
-    paths = [out]
+    paths = [out] + ([figure] if figure else [])
     if data_out is not None:
         write_text_atomic(Path(data_out), data.to_csv(index=False, float_format="%.6g"))
-        paths.append(Path(data_out))
+        robust_path = Path(data_out).with_name("findings_robustness.csv")
+        write_text_atomic(robust_path, robust_frame.to_csv(index=False, float_format="%.6g"))
+        paths += [Path(data_out), robust_path]
     if html_out is not None:
         write_text_atomic(Path(html_out), markdown_to_html(text, "Findings"))
         paths.append(Path(html_out))

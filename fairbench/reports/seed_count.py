@@ -5,8 +5,10 @@ every configuration with more than :data:`FEW_SEEDS` seeds this module recompute
 the seed mean (``fairbench.reports.stats.bootstrap_summary``: seeds, and test rows where the runs have
 ``predictions.npz``) twice, on the ``FEW_SEEDS`` smallest seeds and on all of them, and reports the widths
 and their ratio. Each seed of the standard protocol draws its own split, initial weights and shuffling, so
-the seed mean's standard error, and with it the interval's width, scales as ``1 / sqrt(n)``: the expected
-ratio is ``sqrt(few / n)`` (0.45 for 5 -> 25 seeds). The figure of these widths is
+the seed mean's standard error scales as ``1 / sqrt(n)``. The intervals are t-intervals, whose expected
+width is ``2 t_{0.975, n-1} c4(n) sigma / sqrt(n)`` (``c4(n) = E[s] / sigma``), so the expected ratio of
+widths is :func:`expected_width_ratio` (0.35 for 5 -> 25 seeds; ``sqrt(5 / 25)`` = 0.45 would hold only
+for a fixed quantile, and 0.53 for percentile bootstrap intervals, which undercover at 5 seeds). The figure of these widths is
 :func:`fairbench.reports.figures.seed_count_figure`.
 """
 
@@ -23,12 +25,25 @@ from fairbench.reports.labels import HIGHER_IS_BETTER, method_label, method_orde
 from fairbench.reports.render import Cell, Table
 from fairbench.reports.stats import GROUP_KEYS, bootstrap_summary
 
-__all__ = ["FEW_SEEDS", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_table", "widths_by_seed_count"]
+__all__ = ["FEW_SEEDS", "expected_width_ratio", "WIDTH_METRICS", "ci_widths_by_seeds", "seed_count_table", "widths_by_seed_count"]
 
 #: The seed count of the large settings, against which the extra seeds are measured.
 FEW_SEEDS = 5
 #: The headline metrics whose intervals are compared.
 WIDTH_METRICS: tuple[str, ...] = ("auc", "worst_group_auc", "group_auc_gap")
+
+
+def _expected_width(n: int) -> float:
+    """Expected width of the 95 % t-interval of a mean of ``n`` normal values, in units of sigma."""
+    from scipy import special, stats
+
+    c4 = np.sqrt(2.0 / (n - 1)) * np.exp(special.gammaln(n / 2) - special.gammaln((n - 1) / 2))
+    return float(2 * stats.t.ppf(0.975, n - 1) * c4 / np.sqrt(n))
+
+
+def expected_width_ratio(few: int, n: int) -> float:
+    """Expected width of the t-interval with ``n`` independent seeds over that with ``few``."""
+    return _expected_width(n) / _expected_width(few)
 
 
 def _widths(group: pd.DataFrame, n: int, metrics: Sequence[str], counts: Mapping[str, CellCounts] | None,
@@ -53,7 +68,7 @@ def ci_widths_by_seeds(selected: pd.DataFrame, counts: Mapping[str, CellCounts] 
                        seed: int = 0) -> pd.DataFrame:
     """One row per (configuration with more than ``few`` seeds, metric): ``n_few``, ``n_all``, the interval
     widths ``width_few`` (the ``few`` smallest seeds) and ``width_all`` (every seed), ``ratio`` =
-    ``width_all / width_few`` and ``expected`` = ``sqrt(n_few / n_all)``; empty when no configuration has
+    ``width_all / width_few`` and ``expected`` = :func:`expected_width_ratio`; empty when no configuration has
     more than ``few`` seeds. ``selected`` holds one row per run at its selected epoch."""
     metrics = [m for m in metrics if m in selected.columns]
     keys = [k for k in GROUP_KEYS if k in selected.columns]
@@ -70,7 +85,7 @@ def ci_widths_by_seeds(selected: pd.DataFrame, counts: Mapping[str, CellCounts] 
             rows.append({**dict(zip(keys, key)), "metric": metric, "n_few": n_few, "n_all": n_all,
                          "width_few": width_few, "width_all": width_all,
                          "ratio": width_all / width_few if width_few > 0 else np.nan,
-                         "expected": float(np.sqrt(n_few / n_all)), "ci_kind": full.loc[metric, "ci_kind"]})
+                         "expected": expected_width_ratio(n_few, n_all) if n_few > 1 else np.nan, "ci_kind": full.loc[metric, "ci_kind"]})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -116,9 +131,9 @@ def seed_count_table(widths: pd.DataFrame) -> Table | None:
                          Cell(f"expected {expected:.2f}"),
                          *(Cell(f"{median[m]:.2f}", bold=True) for m in metrics)])
     kinds = sorted(set(widths["ci_kind"]))
-    legend = [f"Width of the 95 % bootstrap interval of the seed mean ({'; '.join(kinds)}) with the first "
+    legend = [f"Width of the 95 % t-interval of the seed mean ({'; '.join(kinds)}) with the first "
               "seeds only -> with every seed, and in brackets their ratio.",
-              "Expected ratio for independent seeds: sqrt(fewer / more); a ratio near it means the extra seeds "
+              "Expected ratio for independent seeds: the ratio of the t-intervals' expected widths; a ratio near it means the extra seeds "
               "narrow the intervals as they should, a larger one that the intervals are dominated by something "
               "the seeds share."]
     header = ["Protocol", "Setting", "Method", "Seeds",

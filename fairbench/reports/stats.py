@@ -167,13 +167,17 @@ def bootstrap_summary(selected: pd.DataFrame, metrics: Sequence[str], counts: Ma
                       by: Sequence[str] = GROUP_KEYS, n_boot: int | None = None, seed: int = 0,
                       level: float = 0.95) -> pd.DataFrame:
     """Long table like :func:`summarise` (n, mean, std with ddof = 1) whose ``ci_low``/``ci_high`` are the
-    ``level`` bootstrap percentile interval of the seed mean; ``ci_kind`` says what was resampled.
+    ``level`` t-interval of the seed mean (:func:`fairbench.reports.inference.mean_estimate`), which keeps
+    its coverage at 5 seeds; ``ci_kind`` says which noise it holds.
 
     ``counts`` maps run_dir -> :class:`~fairbench.reports.bootstrap.CellCounts` (from
-    :func:`~fairbench.reports.bootstrap.load_selected_counts`); a group whose runs all have counts gets
-    the seed-and-row bootstrap for the count metrics, any other the seed-only bootstrap.
+    :func:`~fairbench.reports.bootstrap.load_selected_counts`). Where every run of a group scored one shared
+    test set (the paper protocol), the test-set variance of the seed mean, from a bootstrap of the test
+    rows within (group, label) cells with the seeds held fixed, is added to the seed variance; where each
+    seed drew its own test set, the seed spread already holds that noise and nothing is added.
     """
     from fairbench.reports import bootstrap as bs
+    from fairbench.reports.inference import mean_estimate
 
     if selected.empty:
         raise ValueError("no selected runs to summarise")
@@ -184,24 +188,25 @@ def bootstrap_summary(selected: pd.DataFrame, metrics: Sequence[str], counts: Ma
     for key, group in selected.groupby(keys, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         runs = _runs_by_seed(group)
-        rng = bs.key_rng(seed, "summary", *key)
-        idx = rng.integers(0, len(runs), size=(n_boot, len(runs)))
         units = bs.units_of(counts, list(runs["run_dir"]))  # type: ignore[arg-type]
-        row_draws: dict[str, np.ndarray] = {}
-        if units is not None:
-            correct, total = bs.resample_counts(units, idx, rng)
-            row_draws = {m: bs._nan_reduce(np.nanmean, v) for m, v in bs.metrics_from_counts(correct, total).items()}
+        shared = units is not None and bs.shares_test_set(units)
+        row_var: dict[str, float] = {}
+        if shared:
+            row_var = bs.row_variances(units, n_boot, bs.key_rng(seed, "summary", *key))  # type: ignore[arg-type]
         for metric in metrics:
             if metric not in runs.columns:
                 continue
             values = runs[metric].to_numpy(dtype=float)
             base = describe(values, level)
-            if metric in row_draws:
-                draws, kind = row_draws[metric], bs.CI_KINDS["rows"]
+            if metric in row_var:
+                kind = bs.CI_KINDS["rows"]
+            elif metric in bs.COUNT_METRICS and units is not None:
+                kind = bs.CI_KINDS["own"]
+            elif units is not None:
+                kind = bs.CI_KINDS["scores"]
             else:
-                kind = bs.CI_KINDS["seeds" if units is None else "scores"]
-                draws = bs.seed_bootstrap(values, n_boot=n_boot, rng=rng, seed_idx=idx)
-            low, high = bs.percentile_ci(draws, level) if base["n"] else (np.nan, np.nan)
+                kind = bs.CI_KINDS["seeds"]
+            low, high = mean_estimate(values, row_var.get(metric, 0.0)).interval(level)
             rows.append({**dict(zip(keys, key)), "metric": metric, **base, "ci_low": low, "ci_high": high,
                          "ci_kind": kind})
     return pd.DataFrame(rows)
@@ -218,7 +223,9 @@ def _pair_draws(a: pd.DataFrame, b: pd.DataFrame, idx: np.ndarray, counts: Mappi
     ub = bs.units_of(counts, list(b["run_dir"]))  # type: ignore[arg-type]
     if ua is None or ub is None or ua[0].correct.shape != ub[0].correct.shape:
         return None
-    weights = bs.row_weights(rng, ua[0].cell, idx.shape[0]) if bs.shares_test_set(ua + ub) else None
+    if not bs.shares_test_set(ua + ub):
+        return None  # each seed its own test set: the seed spread already holds the test-set noise
+    weights = bs.row_weights(rng, ua[0].cell, idx.shape[0])
     ma = bs.metrics_from_counts(*bs.resample_counts(ua, idx, rng, weights))
     mb = bs.metrics_from_counts(*bs.resample_counts(ub, idx, rng, weights))
     return {m: (ma[m], mb[m]) for m in ma}
@@ -241,7 +248,7 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
     Per (experiment, protocol, T, validation rows) family, setting, pair and metric (``metrics`` maps
     each to "higher is better"): ``p_improve`` over the seeds both methods ran, its interval (seeds
     resampled jointly for the two methods, as they share each seed's split and initial weights; test
-    rows too where both have ``predictions.npz``), and the relative improvement of the seed means
+    rows too where all their runs score one shared test set, never where each seed drew its own), and the relative improvement of the seed means
     (``rel_improve``: (NBS - one-stage) / one-stage, sign flipped for lower-is-better metrics) with its
     interval. Rows with ``setting == "all"`` average over the settings of an (experiment, protocol)
     (stratified bootstrap: each setting's seeds resampled within it; per T and validation rows only in
@@ -279,7 +286,9 @@ def improvement_probabilities(selected: pd.DataFrame, counts: Mapping[str, objec
                     xd, yd = row_draws.get(metric, (x[idx], y[idx]))
                     point = float(bs.probability_of_improvement(x, y, higher=higher))
                     draws = bs.probability_of_improvement(xd, yd, higher=higher)
-                    kind = bs.CI_KINDS["rows" if metric in row_draws else "scores" if row_draws else "seeds"]
+                    own = bs.units_of(counts, list(a["run_dir"]) + list(b["run_dir"])) is not None  # type: ignore[arg-type]
+                    kind = bs.CI_KINDS["rows" if metric in row_draws else "scores" if row_draws
+                                       else ("own" if metric in bs.COUNT_METRICS else "scores") if own else "seeds"]
                     rel_lo, rel_hi = bs.percentile_ci(_relative(xd, yd, higher), level)
                     rows.append({**dict(zip(context, ckey)), "setting": setting, "method": method,
                                  "baseline": baseline, "metric": metric, "n_settings": 1, "n": len(seeds),
