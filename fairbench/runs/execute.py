@@ -169,11 +169,13 @@ def check_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
     unless ``force``. Raises :class:`fairbench.io.OutputError` or ``FileExistsError``."""
     out = check_writable_folder(out_dir, "run folder")
     run_file = out / RUN_FILE
+    if run_file.exists() and not run_file.is_file():
+        raise OutputError(f"{run_file} is a folder, not a run record; move it away or choose another run folder")
     if run_file.exists() and not force:
         try:
-            finished = json.loads(run_file.read_text()).get("status") == "complete"
-        except (json.JSONDecodeError, OSError, AttributeError):
-            finished = False
+            finished = json.loads(run_file.read_text(encoding="utf-8")).get("status") == "complete"
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError, AttributeError):
+            finished = False  # not a record this code wrote: the run replaces it
         if finished:
             raise FileExistsError(FINISHED_RUN_MESSAGE.format(path=out))
     return out
