@@ -78,3 +78,16 @@ def test_pareto_front_keeps_only_non_dominated_points() -> None:
     gap = np.array([0.10, 0.12, 0.05, 0.20, 0.15, 0.25])
     # (0.84, 0.15) is dominated by (0.85, 0.12); (0.90, 0.25) by (0.90, 0.20)
     assert pareto_front(auc, gap).tolist() == [2, 0, 1, 3]
+
+
+def test_a_figure_rendered_twice_is_byte_identical(runs: pd.DataFrame, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No creation date in the files: re-rendering unchanged inputs leaves them as they were."""
+    selected = select_epochs(runs[runs["protocol"] == "standard"])
+    rendered = []
+    for when, folder in (("1000000000", "a"), ("2000000000", "b")):  # matplotlib dates files by this clock
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", when)
+        rendered.append(tradeoff_figure(selected, "adult-sex", "standard", tmp_path / folder))
+    assert [p.suffix for p in rendered[0]] == [".png", ".pdf"]
+    for first, second in zip(*rendered, strict=True):
+        assert first.read_bytes() == second.read_bytes(), first.name

@@ -234,7 +234,8 @@ def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc
     Runs without the file are left out (their intervals fall back to the seed-only bootstrap). A file
     whose numbers disagree with ``metrics.csv`` (``check`` metrics beyond ``tolerance``) is an error.
     """
-    from fairbench.runs.predictions import load_predictions
+    from fairbench.reports.collect import RUN_FILE, read_record
+    from fairbench.runs.predictions import expected_shape, load_predictions
 
     out: dict[str, CellCounts] = {}
     for row in selected.drop_duplicates("run_dir").itertuples(index=False):
@@ -242,7 +243,7 @@ def load_selected_counts(selected: pd.DataFrame, *, check: Sequence[str] = ("auc
         path = Path(run_dir) / PREDICTIONS_FILE
         if not path.is_file():
             continue
-        pred = load_predictions(path)
+        pred = load_predictions(path, expected_shape(read_record(Path(run_dir) / RUN_FILE)))
         epoch = int(getattr(row, "selected_epoch"))
         if not 1 <= epoch <= pred.epochs:
             raise ValueError(f"{path}: holds {pred.epochs} epochs, the selected epoch is {epoch}; retrain the run")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,27 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["register"]
+
+
+#: The one-line message of an operating-system error (a full disk, a read-only folder) in a report command.
+OS_ERROR_MESSAGE = "{path}: {reason}; free some space, or choose a folder you can write to and read from"
+
+
+def _os_errors_in_one_line(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a report command, turning an operating-system error into one :class:`fairbench.io.OutputError`
+    line that names the file (messages of fairbench's own, without an errno, pass unchanged)."""
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from fairbench.io import OutputError
+
+        try:
+            return command(args)
+        except OSError as error:
+            if error.errno is None:
+                raise
+            path = error.filename or "a report file"
+            raise OutputError(OS_ERROR_MESSAGE.format(path=path, reason=error.strerror or error)) from None
+    return run
 
 
 def _add_run_inputs(p: argparse.ArgumentParser, *, collected: bool = True) -> None:
@@ -33,7 +56,7 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
 
 
 def _collect(args: argparse.Namespace) -> pd.DataFrame:
-    from fairbench.reports.collect import collect_runs, failed_runs, read_collected
+    from fairbench.reports.collect import collect_notes, collect_runs, failed_runs, read_collected
 
     if getattr(args, "collected", None):
         frame = read_collected(args.collected)
@@ -46,6 +69,8 @@ def _collect(args: argparse.Namespace) -> pd.DataFrame:
         print(f"fairbench report: excluded {len(failed)} failed or unfinished run(s):")
         for row in failed.itertuples():
             print(f"  {row.run_dir} ({row.status}: {row.error})")
+    for note in collect_notes(frame):
+        print(f"fairbench report: note: {note}")
     return frame
 
 
@@ -89,6 +114,9 @@ def _run_findings(args: argparse.Namespace) -> int:
         raise ValueError(f"--draws {args.draws}: use at least 100 bootstrap draws (default 2000)")
     from fairbench.reports.findings import write_findings
 
+    for output in (args.out, args.csv, args.html):
+        if output:
+            _check_out(Path(output).parent)
     paths = write_findings(_collect(args), args.out, n_boot=args.draws, data_out=args.csv, html_out=args.html)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -131,19 +159,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collect", help="run folders -> one long Parquet table (one row per run and epoch)")
     _add_run_inputs(p, collected=False)
     p.add_argument("--out", required=True, help="output .parquet file")
-    p.set_defaults(func=_run_collect)
+    p.set_defaults(func=_os_errors_in_one_line(_run_collect))
     p = sub.add_parser("tables", help="main, alignment, comparisons, paired-tests and protocols tables "
                                       "(Markdown, LaTeX, CSV)")
     _add_run_inputs(p)
     _add_selection(p)
     p.add_argument("--out", default="results/tables", help="output folder (default: results/tables)")
     p.add_argument("--test", default="t", choices=TESTS, help="paired test: t (default) or wilcoxon")
-    p.set_defaults(func=_run_tables)
+    p.set_defaults(func=_os_errors_in_one_line(_run_tables))
     p = sub.add_parser("figures", help="learning curves, bargaining success, trade-off and ablation figures")
     _add_run_inputs(p)
     _add_selection(p)
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
-    p.set_defaults(func=_run_figures)
+    p.set_defaults(func=_os_errors_in_one_line(_run_figures))
     p = sub.add_parser("wandb", help="log the tables and figures to one wandb run")
     p.add_argument("--tables", required=True, help="folder of tables (*.csv)")
     p.add_argument("--figures", nargs="+", required=True, help="folders of figures (*.png)")
@@ -152,23 +180,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="default: $WANDB_MODE, else offline")
     p.add_argument("--wandb-project", default=None)
     p.add_argument("--wandb-dir", default=None)
-    p.set_defaults(func=_run_wandb)
+    p.set_defaults(func=_os_errors_in_one_line(_run_wandb))
     p = sub.add_parser("compare", help="compare run records with another tree of them (e.g. a rerun with "
                                        "results/runs); exit 1 unless every run is complete and identical")
     p.add_argument("runs", help="folder of run records (searched recursively for run.json and metrics.csv)")
     p.add_argument("--against", default="results/runs", help="the other folder (default: results/runs)")
     p.add_argument("--strict", action="store_true", help="also fail on runs that exist only in --against")
-    p.set_defaults(func=_run_compare)
+    p.set_defaults(func=_os_errors_in_one_line(_run_compare))
     p = sub.add_parser("findings", help="FINDINGS.md: the paper's claims against the runs, with verdicts")
     _add_run_inputs(p)
     p.add_argument("--out", default="results/FINDINGS.md", help="output page (default: results/FINDINGS.md)")
     p.add_argument("--csv", default=None, help="also write the claims' numbers to this CSV file")
     p.add_argument("--html", default=None, help="also write the page as HTML (for the Snakemake report)")
     p.add_argument("--draws", type=int, default=2000, help="bootstrap draws, at least 100 (default 2000)")
-    p.set_defaults(func=_run_findings)
+    p.set_defaults(func=_os_errors_in_one_line(_run_findings))
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.add_argument("--starts", type=int, default=10, help="number of starting points")
     p.add_argument("--steps", type=int, default=120, help="steps per trajectory")
     p.add_argument("--switch-after", type=int, default=15, help="bargaining steps of the two-stage panel")
-    p.set_defaults(func=_run_synthetic)
+    p.set_defaults(func=_os_errors_in_one_line(_run_synthetic))

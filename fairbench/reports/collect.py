@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from fairbench.data.declare import NAME
 from fairbench.hparams import REFERENCE_HYPERPARAMS
 from fairbench.io import write_with_atomic
 
@@ -22,12 +24,14 @@ __all__ = [
     "CONFIG_COLUMNS",
     "collect_runs",
     "derive_experiment",
+    "collect_notes",
     "failed_runs",
     "find_run_files",
     "prefer_experiments",
     "read_collected",
     "read_metrics",
     "read_record",
+    "walk_files",
     "write_collected",
 ]
 
@@ -40,6 +44,16 @@ NO_RUNS_MESSAGE = "no run.json found in {where}"
 NO_COMPLETE_RUNS_MESSAGE = "none of the {n} runs is complete (failed or unfinished: {names})"
 BAD_RUN_MESSAGE = "{path}: not a run (expected run.json with a 'config' and a 'status')"
 BAD_METRICS_MESSAGE = "{path}: {problem}; re-run the run or delete its folder"
+BAD_FIELD_MESSAGE = "{path}: {field} is {value!r}, expected {expected}; the run record is damaged, retrain the run"
+MIXED_PROTOCOL_MESSAGE = ("runs of the {protocol!r} protocol differ in its switch {switch!r} ({a}: {va!r}, {b}: {vb!r}); "
+                          "they were made by different code and cannot be averaged; collect them separately")
+UNRECORDED_SWITCH_MESSAGE = ("{n} runs of the {protocol!r} protocol predate its switch {switch!r} (others record "
+                             "{value!r}, e.g. {example}): averaged with them as if they used it")
+MIXED_VERSIONS_MESSAGE = "runs made by different fairbench versions are collected together ({versions}); compare them with care"
+RUN_DIR_NOT_FOUND_MESSAGE = ("{path}: run folder {run_dir!r} not found, neither from here nor from {base}, where "
+                             "the table was collected; run from there, or collect the runs again")
+#: Largest run.json read (a record is a few kB); a larger file is refused before it is read.
+MAX_RECORD_BYTES = 1 << 20
 DUPLICATE_MESSAGE = ("two runs with the same configuration in experiment {experiment!r}: {a} and {b}; "
                      "remove one so that no seed counts twice")
 
@@ -53,16 +67,31 @@ CONFIG_COLUMNS: tuple[str, ...] = (
 CONFIG_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
 
 
+def walk_files(root: Path, names: Sequence[str]) -> Iterator[Path]:
+    """Entries called one of ``names`` below ``root``, following symbolic links to folders (run folders
+    are often linked in from elsewhere) but entering each real folder once, so a link loop ends."""
+    seen: set[tuple[int, int]] = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:
+            subfolders.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        subfolders.sort()
+        for name in sorted({*files, *subfolders} & set(names)):
+            yield Path(folder) / name
+
+
 def find_run_files(paths_or_root: str | Path | Iterable[str | Path]) -> list[Path]:
-    """``run.json`` files named by ``paths_or_root``: a root folder (searched recursively), a run
-    folder, a ``run.json`` path, or a list of any of these. Sorted, without repeats."""
+    """``run.json`` files named by ``paths_or_root``: a root folder (searched recursively, through
+    symbolic links), a run folder, a ``run.json`` path, or a list of any of these. Sorted, without repeats."""
     items = [paths_or_root] if isinstance(paths_or_root, (str, Path)) else list(paths_or_root)
     found: set[Path] = set()
     for item in items:
         path = Path(item)
         if path.is_dir():
             direct = path / RUN_FILE
-            found.update([direct] if direct.is_file() else path.rglob(RUN_FILE))
+            found.update([direct] if direct.is_file() else walk_files(path, [RUN_FILE]))
         elif path.is_file():
             found.add(path)
         else:
@@ -100,17 +129,54 @@ def _stage1_epochs(protocol: dict[str, Any], bargain_epochs: int, epochs: int) -
     return min(n, epochs)
 
 
+def _check_fields(run_json: Path, record: dict[str, Any]) -> None:
+    """Refuse a record whose fields have the wrong type, or whose names (setting, method, protocol)
+    could not safely become file names: they name folders and files of the reports."""
+    def bad(field: str, value: object, expected: str) -> ValueError:
+        return ValueError(BAD_FIELD_MESSAGE.format(path=run_json, field=field, value=value, expected=expected))
+
+    config = record["config"]
+    protocol = config.get("protocol", {})
+    if not isinstance(protocol, dict):
+        raise bad("config.protocol", protocol, "an object of protocol switches")
+    names = {"config.setting": config.get("setting"), "config.method": config.get("method"),
+             "config.protocol.name": protocol.get("name", "unknown")}
+    for field, value in names.items():
+        if not isinstance(value, str) or not NAME.fullmatch(value) or len(value) > 100:
+            raise bad(field, value, "a name of letters, digits, '_', '.', '-' (not starting with '.')")
+    seed = config.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise bad("config.seed", seed, "a non-negative integer")
+    for key in ("epochs", "bargain_epochs", "val_per_cell"):  # a failure record may hold the bad override
+        value = config.get("hparams", {}).get(key, 0)
+        if record.get("status") == "complete" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise bad(f"config.hparams.{key}", value, "an integer")
+    for key in ("epoch_selection", "headline_auc"):
+        if not isinstance(protocol.get(key, ""), str):
+            raise bad(f"config.protocol.{key}", protocol[key], "a string")
+    if not isinstance(record["status"], str):
+        raise bad("status", record["status"], "a string such as 'complete'")
+    for key in ("data", "versions"):
+        if not isinstance(record.get(key, {}), dict):
+            raise bad(key, record[key], "an object")
+
+
+def _integer(value: object, default: int) -> int:
+    """``value`` when it is an integer (checked for complete runs; a failure record may hold a bad
+    override), else ``default``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def _config_row(run_json: Path, record: dict[str, Any], experiment: str | None) -> dict[str, Any]:
     config = record["config"]
     protocol, hp = config.get("protocol", {}), config.get("hparams", {})
-    epochs = int(hp.get("epochs", 0))
-    T = int(hp.get("bargain_epochs", 0))
+    epochs, T = _integer(hp.get("epochs"), 0), _integer(hp.get("bargain_epochs"), 0)
     return {
         "experiment": experiment or derive_experiment(run_json, config),
         "protocol": protocol.get("name", "unknown"),
         "setting": config["setting"], "method": config["method"], "seed": int(config["seed"]),
         "bargain_epochs": T, "stage1_epochs": _stage1_epochs(protocol, T, epochs),
-        "val_per_cell": int(hp.get("val_per_cell", -1)), "epochs": epochs,
+        "val_per_cell": _integer(hp.get("val_per_cell"), -1), "epochs": epochs,
         "epoch_selection": protocol.get("epoch_selection", "val_loss"),
         "headline_auc": protocol.get("headline_auc", "hard"),
         "run_dir": str(run_json.parent),
@@ -118,17 +184,27 @@ def _config_row(run_json: Path, record: dict[str, Any], experiment: str | None) 
 
 
 def read_record(run_json: Path) -> dict[str, Any]:
-    """The parsed ``run.json``; a file that is unreadable or not a run record is a ValueError naming it."""
+    """The parsed ``run.json``, its fields checked (types, and names safe as file names); a file that is
+    unreadable, too large, not UTF-8 JSON or not a run record is a one-line ValueError naming it."""
+    def unreadable(reason: str) -> ValueError:
+        return ValueError(f"{run_json}: cannot read it as a run record ({reason}); retrain the run or delete its folder")
+
+    if run_json.is_dir():
+        raise unreadable("it is a folder, not a file")
     try:
-        record = json.loads(run_json.read_text())
+        if run_json.stat().st_size > MAX_RECORD_BYTES:
+            raise unreadable(f"{run_json.stat().st_size} bytes, a run record has at most {MAX_RECORD_BYTES}")
+        record = json.loads(run_json.read_bytes().decode("utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{run_json}: invalid JSON ({error})") from None
-    except (UnicodeDecodeError, OSError) as error:
-        raise ValueError(f"{run_json}: cannot read it as a run record ({getattr(error, 'strerror', None) or error})"
-                         ) from None
+    except UnicodeDecodeError as error:
+        raise unreadable(f"not UTF-8 text: byte {error.object[error.start]:#04x} at offset {error.start}") from None
+    except OSError as error:
+        raise unreadable(str(error.strerror or error)) from None
     if (not isinstance(record, dict) or not isinstance(record.get("config"), dict) or "status" not in record
             or not isinstance(record["config"].get("hparams", {}), dict)):
         raise ValueError(BAD_RUN_MESSAGE.format(path=run_json))
+    _check_fields(run_json, record)
     return record
 
 
@@ -183,16 +259,19 @@ def collect_runs(paths_or_root: str | Path | Sequence[str | Path], *, experiment
     Runs that are not complete are excluded, logged and listed in ``attrs["failed_runs"]``.
     Raises ``FileNotFoundError`` when a complete run lacks ``metrics.csv`` or nothing is found, and
     ``ValueError`` naming the file when a record or a metrics table is unreadable or the two disagree
-    (:func:`read_metrics`), when no run is complete or one configuration appears twice in an experiment.
+    (:func:`read_metrics`), when no run is complete, one configuration appears twice in an experiment,
+    or two runs of one protocol name differ in a protocol switch. Runs that predate a switch, or come
+    from different fairbench versions, are averaged but said so in ``attrs["notes"]`` (:func:`collect_notes`).
     """
     files = find_run_files(paths_or_root)
-    frames, failed = [], []
+    frames, failed, complete = [], [], {}
     for run_json in files:
         record = read_record(run_json)
         config = _config_row(run_json, record, experiment)
         if record["status"] != "complete":
             failed.append({**config, "status": record["status"], "error": record.get("error", "")})
             continue
+        complete[run_json] = record
         metrics_csv = run_json.parent / METRICS_FILE
         if not metrics_csv.is_file():
             raise FileNotFoundError(MISSING_METRICS_MESSAGE.format(path=run_json.parent))
@@ -207,8 +286,52 @@ def collect_runs(paths_or_root: str | Path | Sequence[str | Path], *, experiment
         raise ValueError(NO_COMPLETE_RUNS_MESSAGE.format(n=len(files), names=names))
     frame = pd.concat(frames, ignore_index=True)
     _check_duplicates(frame)
+    notes = _check_same_protocols(complete)
+    versions = _versions(complete)
+    if len(versions) > 1:
+        notes.append(MIXED_VERSIONS_MESSAGE.format(versions=", ".join(f"{v}: {n} runs"
+                                                                      for v, n in sorted(versions.items()))))
+    for note in notes:
+        log.warning(note)
     frame.attrs["failed_runs"] = failed_frame.to_dict("records")
+    frame.attrs["notes"] = notes
+    frame.attrs["collected_from"] = str(Path.cwd())  # relative run_dirs are relative to it
     return frame
+
+
+def _check_same_protocols(records: dict[Path, dict[str, Any]]) -> list[str]:
+    """Runs under one protocol name must share every protocol switch: two values of one switch are two
+    protocols, and averaging them would mix them (a ValueError naming both records). Records that
+    predate a switch (do not record it) are said so in the notes returned."""
+    first: dict[str, dict[str, tuple[Path, object]]] = {}
+    unrecorded: dict[tuple[str, str], int] = {}
+    for path, record in records.items():
+        protocol = record["config"].get("protocol", {})
+        name = protocol.get("name", "unknown")
+        seen = first.setdefault(name, {})
+        for switch, value in protocol.items():
+            other_path, other = seen.setdefault(switch, (path, value))
+            if value != other:
+                raise ValueError(MIXED_PROTOCOL_MESSAGE.format(protocol=name, switch=switch, a=other_path, va=other,
+                                                               b=path, vb=value))
+    for record in records.values():
+        protocol = record["config"].get("protocol", {})
+        name = protocol.get("name", "unknown")
+        for switch in first[name]:
+            if switch not in protocol:
+                unrecorded[name, switch] = unrecorded.get((name, switch), 0) + 1
+    return [UNRECORDED_SWITCH_MESSAGE.format(n=n, protocol=name, switch=switch,
+                                             value=first[name][switch][1], example=first[name][switch][0])
+            for (name, switch), n in sorted(unrecorded.items())]
+
+
+def _versions(records: dict[Path, dict[str, Any]]) -> dict[str, int]:
+    """How many runs each fairbench version made (``versions.fairbench`` of run.json; "unrecorded")."""
+    counts: dict[str, int] = {}
+    for record in records.values():
+        version = str(record.get("versions", {}).get("fairbench", "unrecorded"))
+        counts[version] = counts.get(version, 0) + 1
+    return counts
 
 
 def _check_duplicates(frame: pd.DataFrame) -> None:
@@ -245,12 +368,44 @@ def read_collected(path: str | Path) -> pd.DataFrame:
     missing = [c for c in CONFIG_COLUMNS if c not in frame.columns]
     if missing or "epoch" not in frame.columns:
         raise ValueError(f"{path}: not a collected runs table (missing columns {missing or ['epoch']})")
+    for column in ("protocol", "setting", "method"):  # they become file names of the reports
+        unsafe = [v for v in frame[column].unique() if not isinstance(v, str) or not NAME.fullmatch(v)]
+        if unsafe:
+            raise ValueError(f"{path}: {column} {unsafe[0]!r} is not a name of letters, digits, '_', '.', '-'; "
+                             "make the table again with `fairbench report collect`")
+    return _locate_run_dirs(frame, path)
+
+
+def _locate_run_dirs(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Relative ``run_dir``s are relative to the folder the table was collected in: kept as they are when
+    they are found from here, else made absolute from that folder; a run folder found from neither is a
+    FileNotFoundError (its predictions would silently be missing from the intervals)."""
+    base = Path(str(frame.attrs.get("collected_from", ".")))
+    moved = {}
+    for run_dir in frame["run_dir"].unique():
+        here = Path(str(run_dir))
+        if here.is_dir():
+            continue
+        there = base / here
+        if here.is_absolute() or not there.is_dir():
+            raise FileNotFoundError(RUN_DIR_NOT_FOUND_MESSAGE.format(path=path, run_dir=run_dir, base=base))
+        moved[run_dir] = str(there)
+    if moved:
+        attrs = dict(frame.attrs)
+        frame = frame.assign(run_dir=frame["run_dir"].map(lambda d: moved.get(d, d)))
+        frame.attrs = attrs
     return frame
 
 
 def failed_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """The runs excluded by :func:`collect_runs` (empty when none or when the table was built otherwise)."""
     return pd.DataFrame(frame.attrs.get("failed_runs", []), columns=[*CONFIG_COLUMNS, "status", "error"])
+
+
+def collect_notes(frame: pd.DataFrame) -> list[str]:
+    """What :func:`collect_runs` found worth saying about the runs it averaged together (records that
+    predate a protocol switch, several fairbench versions); empty when none."""
+    return [str(note) for note in frame.attrs.get("notes", [])]
 
 
 def prefer_experiments(frame: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:

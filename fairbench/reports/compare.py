@@ -1,7 +1,7 @@
 """Compare two trees of run records (e.g. a rerun against the committed results), run by run.
 
 Runs are matched by their path below each root (``<experiment>/<protocol>/<setting>/<method>/<variant>/
-seed<k>``); a run folder is one that holds ``run.json`` or ``metrics.csv``. Two runs agree when both
+seed<k>``, symbolic links to folders followed); a run folder is one that holds ``run.json`` or ``metrics.csv``. Two runs agree when both
 records say ``complete`` and every per-epoch number in ``metrics.csv`` is equal, timing columns aside;
 otherwise the report gives the largest absolute difference and the column it occurs in. A run that is
 not complete on either side (failed, unfinished) is never "identical", and neither is one whose files
@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairbench.reports.collect import METRICS_FILE, RUN_FILE, read_metrics, read_record
+from fairbench.reports.collect import METRICS_FILE, RUN_FILE, read_metrics, read_record, walk_files
 
+SAME_TREE_MESSAGE = ("{first} and {second} are the same folder: every run would agree with itself; compare a "
+                     "rerun in another folder with the stored records (e.g. rerun/runs --against results/runs)")
 #: Columns that measure the machine, not the run.
 TIMING_COLUMNS: tuple[str, ...] = ("epoch_seconds",)
 
@@ -41,7 +43,7 @@ class RunComparison:
 def _run_folders(root: Path) -> dict[str, Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of run records")
-    folders = {path.parent for name in (RUN_FILE, METRICS_FILE) for path in root.rglob(name)}
+    folders = {path.parent for path in walk_files(root, (RUN_FILE, METRICS_FILE))}
     return {str(folder.relative_to(root)): folder for folder in sorted(folders)}
 
 
@@ -96,8 +98,11 @@ def compare_runs(first: Path, second: Path, run: str) -> RunComparison:
 
 
 def compare_trees(first: Path | str, second: Path | str) -> list[RunComparison]:
-    """Compare every run below ``first`` with the run at the same path below ``second``."""
+    """Compare every run below ``first`` with the run at the same path below ``second``; the same folder
+    twice is a ValueError (it would agree with itself whatever it holds)."""
     left, right = _run_folders(Path(first)), _run_folders(Path(second))
+    if Path(first).resolve() == Path(second).resolve():
+        raise ValueError(SAME_TREE_MESSAGE.format(first=first, second=second))
     if not left:
         raise FileNotFoundError(f"{first}: no run.json or metrics.csv below it; pass the folder that holds "
                                 "the run folders")

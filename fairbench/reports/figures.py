@@ -56,13 +56,20 @@ BAND_DRAWS = 1000
 METRIC_RANGE = (0.0, 1.0)
 
 
+#: Metadata that would make the same figure differ from one rendering to the next (the PDF's and SVG's
+#: creation dates), left out so that outputs are byte-identical when their inputs are.
+UNDATED_METADATA: dict[str, dict[str, None]] = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
 def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Save ``fig`` as ``stem.<fmt>`` for each format (temporary file, then rename) and close it."""
+    """Save ``fig`` as ``stem.<fmt>`` for each format (temporary file, then rename) and close it; the
+    files carry no creation date (:data:`UNDATED_METADATA`)."""
     paths = []
     try:
         for fmt in formats:
             path = Path(f"{stem}.{fmt}")
-            write_with_atomic(path, lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=DPI, bbox_inches="tight"))
+            write_with_atomic(path, lambda tmp, f=fmt: fig.savefig(tmp, format=f, dpi=DPI, bbox_inches="tight",
+                                                                   metadata=UNDATED_METADATA.get(f)))
             paths.append(path)
     finally:
         plt.close(fig)

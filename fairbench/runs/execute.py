@@ -31,7 +31,7 @@ from fairbench.evaluation.protocols import Protocol, get_protocol
 from fairbench.registry import build_method
 from fairbench.runs.tracking import Tracker
 from fairbench.training.loop import summarise, train
-from fairbench.training.step import NonFiniteLossError
+from fairbench.training.step import PARETO_ULPS, NonFiniteLossError
 from fairbench.training.generic_step import model_record
 
 #: Per-epoch test-set hard predictions beside metrics.csv (fairbench.runs.predictions).
@@ -131,6 +131,7 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
                  "n_test": len(data.test.y), "n_features": data.n_features, "groups": data.group_names,
                  "cells": data.cell_names},
         "model": model, "device": describe_device(device),
+        "diagnostics": {"pareto_tolerance_ulps": PARETO_ULPS},
     }
     start = time.perf_counter()
     tracker = Tracker(name=f"{spec.protocol.name}-{spec.setting}-{spec.method}-s{spec.seed}",
@@ -168,11 +169,13 @@ def check_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
     unless ``force``. Raises :class:`fairbench.io.OutputError` or ``FileExistsError``."""
     out = check_writable_folder(out_dir, "run folder")
     run_file = out / RUN_FILE
+    if run_file.exists() and not run_file.is_file():
+        raise OutputError(f"{run_file} is a folder, not a run record; move it away or choose another run folder")
     if run_file.exists() and not force:
         try:
-            finished = json.loads(run_file.read_text()).get("status") == "complete"
-        except (json.JSONDecodeError, OSError, AttributeError):
-            finished = False
+            finished = json.loads(run_file.read_text(encoding="utf-8")).get("status") == "complete"
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError, AttributeError):
+            finished = False  # not a record this code wrote: the run replaces it
         if finished:
             raise FileExistsError(FINISHED_RUN_MESSAGE.format(path=out))
     return out

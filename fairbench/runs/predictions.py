@@ -13,6 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,26 @@ from fairbench.io import write_with_atomic
 #: Bumped when the stored layout changes; the loader refuses other versions.
 FORMAT_VERSION = 1
 _KEYS = {"format_version", "n_test", "epochs", "y", "group", "labels_packed"}
+#: Bytes an ``.npy`` member may hold besides its data (its header), and the most a file may unpack to
+#: when its run record does not say how many test rows and epochs it holds.
+NPY_HEADER_BYTES = 1024
+MAX_UNPACKED_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class ExpectedShape:
+    """What a run's ``run.json`` says its predictions hold (None: not recorded); checked before unpacking."""
+
+    n_test: int | None = None
+    epochs: int | None = None
+    n_groups: int | None = None
+
+    def unpacked_bytes(self) -> int:
+        """Most bytes the file may unpack to: y (int8), group (int16), the packed labels and the three
+        scalars, each with a header; :data:`MAX_UNPACKED_BYTES` when rows or epochs are not recorded."""
+        if self.n_test is None or self.epochs is None:
+            return MAX_UNPACKED_BYTES
+        return 3 * self.n_test + self.epochs * ((self.n_test + 7) // 8) + 3 * 8 + len(_KEYS) * NPY_HEADER_BYTES
 
 
 @dataclass(frozen=True)
@@ -38,6 +59,21 @@ class Predictions:
     @property
     def epochs(self) -> int:
         return int(self.labels.shape[0])
+
+
+def expected_shape(record: dict[str, Any]) -> ExpectedShape:
+    """What a parsed ``run.json`` says the run's predictions hold: ``data.n_test``, ``epochs`` (else the
+    ``epochs`` hyper-parameter) and the number of ``data.groups``; a field not recorded as such is None."""
+    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    hparams = record.get("config", {}).get("hparams", {}) if isinstance(record.get("config"), dict) else {}
+    epochs = record.get("epochs", hparams.get("epochs") if isinstance(hparams, dict) else None)
+
+    def count(value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    groups = data.get("groups")
+    return ExpectedShape(n_test=count(data.get("n_test")), epochs=count(epochs),
+                         n_groups=len(groups) if isinstance(groups, list) and groups else None)
 
 
 def _as_binary(name: str, values: np.ndarray) -> np.ndarray:
@@ -75,9 +111,14 @@ def save_predictions(path: str | Path, y: np.ndarray, group: np.ndarray, labels:
     write_with_atomic(path, write)
 
 
-def load_predictions(path: str | Path) -> Predictions:
-    """Read a file written by :func:`save_predictions`; a malformed file is a one-line ValueError naming it."""
+def load_predictions(path: str | Path, expected: ExpectedShape | None = None) -> Predictions:
+    """Read a file written by :func:`save_predictions`; a malformed file is a one-line ValueError naming it.
+
+    The file is untrusted: the sizes its archive declares are checked against ``expected`` (what the
+    run's ``run.json`` says) before anything is unpacked, and its rows, epochs and group indices after.
+    """
     path = Path(path)
+    expected = expected or ExpectedShape()
 
     def bad(problem: str) -> ValueError:
         return ValueError(f"{path}: {problem}; not a valid predictions file, retrain the run to rewrite it")
@@ -86,6 +127,16 @@ def load_predictions(path: str | Path) -> Predictions:
         raw = path.read_bytes()
     except OSError as error:
         raise ValueError(f"{path}: cannot read predictions ({error.strerror or error})") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise bad(f"unreadable ({type(error).__name__})") from None
+    if unpacked > expected.unpacked_bytes():
+        room = (f"the {expected.unpacked_bytes()} that the {expected.n_test} test rows and {expected.epochs} epochs "
+                "of run.json need" if expected.unpacked_bytes() < MAX_UNPACKED_BYTES
+                else f"the {MAX_UNPACKED_BYTES} allowed when run.json does not record its test rows and epochs")
+        raise bad(f"unpacks to {unpacked} bytes, more than {room}")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -107,5 +158,10 @@ def load_predictions(path: str | Path) -> Predictions:
         raise bad(f"labels_packed {packed.shape} does not match {epochs} epochs x {n_test} rows")
     if not np.isin(y, (0, 1)).all() or (group.size and group.min() < 0):
         raise bad("y must be 0/1 and group indices non-negative")
+    for name, got, want in (("test rows", n_test, expected.n_test), ("epochs", epochs, expected.epochs)):
+        if want is not None and got != want:
+            raise bad(f"{got} {name}, but run.json records {want}")
+    if expected.n_groups is not None and group.size and group.max() >= expected.n_groups:
+        raise bad(f"group index {int(group.max())}, but run.json records {expected.n_groups} groups")
     labels = np.unpackbits(packed, axis=1, count=n_test).astype(np.uint8)
     return Predictions(y=y.astype(np.int64), group=group.astype(np.int64), labels=labels)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
+import torch
 from torch import Tensor
 
 from fairbench.method.base import Method
@@ -36,9 +37,25 @@ class StepRecord:
     diagnostics: dict[str, float]
 
 
+#: A cell's validation loss "rose" in a step only when it grew by more than this many machine epsilons
+#: of its float type, relative to its value (docs/method.md, "Diagnostics"; float32: 1.5e-5 of it). The
+#: loss after a step differs between CPUs in its last digits (their kernels sum in different orders), so
+#: an exact comparison turns a near-tie into a rise on one machine and an improvement on another. 128 is
+#: of the order of the longest sums in the MLP's forward pass (its 128-wide hidden layer): a sum of n
+#: rounded terms may be off by n epsilons of its magnitude (Higham, Accuracy and Stability of Numerical
+#: Algorithms, §3.1). run.json records the value (``diagnostics.pareto_tolerance_ulps``).
+PARETO_ULPS = 128
+
+
+def pareto_tolerance(before: Tensor) -> Tensor:
+    """How much each cell's loss may grow in a step and still not count as risen: :data:`PARETO_ULPS`
+    epsilons of its float type, relative to its value before the step."""
+    return PARETO_ULPS * torch.finfo(before.dtype).eps * before.abs()
+
+
 def pareto_improved(before: Tensor, after: Tensor) -> float:
-    """1.0 when no cell's validation loss rose in the step, else 0.0."""
-    return float(bool((after <= before).all()))
+    """1.0 when no cell's validation loss rose beyond :func:`pareto_tolerance` in the step, else 0.0."""
+    return float(bool((after <= before + pareto_tolerance(before)).all()))
 
 
 def non_finite_error(method: Method, label: tuple[str, int], value: object, epoch: int,
