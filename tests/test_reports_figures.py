@@ -59,8 +59,10 @@ def test_write_figures_covers_protocols_settings_and_ablations(runs: pd.DataFram
     paths = write_figures(runs[runs["protocol"] == "standard"], tmp_path)
     stems = {p.stem for p in paths}
     assert stems == {"curves_standard_adult-sex", "alignment_standard_adult-sex", "tradeoff_standard_adult-sex",
-                     "ablation_T_standard_adult-sex", "ablation_val_standard_adult-sex"}
-    assert {p.suffix for p in paths} == {".png", ".pdf"}
+                     "ablation_T_standard_adult-sex", "ablation_val_standard_adult-sex", "index"}
+    assert {p.suffix for p in paths} == {".png", ".pdf", ".md"}
+    index = (tmp_path / "index.md").read_text()
+    assert "[tradeoff_standard_adult-sex.png](tradeoff_standard_adult-sex.png)" in index
 
 
 def test_missing_runs_are_errors(runs: pd.DataFrame, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ table { border-collapse: collapse; margin: 0.8em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-space: nowrap; }
 th { background: #f0f0f0; } td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) { text-align: left; }
 tr:nth-child(even) td { background: #fafafa; }
+td.text { white-space: normal; min-width: 14em; max-width: 28em; text-align: left; }
 p, li { max-width: 60em; color: #444; }
 """
 
@@ -37,6 +38,16 @@ def _inline(text: str) -> str:
     out = html.escape(text, quote=False)
     out = _BOLD.sub(r"<b>\1</b>", out)
     return _CODE.sub(r"<code>\1</code>", out)
+
+
+#: Cells longer than this that are prose (notes, comparisons) wrap, so that wide tables fit the page.
+WRAP_AFTER = 40
+
+
+def _td(cell: str) -> str:
+    """A table cell; long prose wraps (class ``text``), numbers and intervals never do."""
+    prose = len(cell) > WRAP_AFTER and sum(ch.isalpha() for ch in cell) > len(cell) / 2
+    return f"<td class=\"text\">{_inline(cell)}</td>" if prose else f"<td>{_inline(cell)}</td>"
 
 
 def _cells(line: str) -> list[str]:
@@ -72,7 +83,7 @@ def markdown_to_html(text: str, title: str) -> str:
                 i += 1
             body.append("<table>\n<thead><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in header) + "</tr></thead>")
             body.append("<tbody>")
-            body += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows]
+            body += ["<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in rows]
             body.append("</tbody>\n</table>")
             continue
         heading = re.match(r"^(#{1,6})\s+(.*)$", stripped)
