@@ -80,3 +80,16 @@ def test_pareto_front_keeps_only_non_dominated_points() -> None:
     gap = np.array([0.10, 0.12, 0.05, 0.20, 0.15, 0.25])
     # (0.84, 0.15) is dominated by (0.85, 0.12); (0.90, 0.25) by (0.90, 0.20)
     assert pareto_front(auc, gap).tolist() == [2, 0, 1, 3]
+
+
+def test_any_experiment_and_method_set_gets_figures_and_a_note_of_what_is_missing(tmp_path: Path) -> None:
+    """An experiment named neither main nor comparisons, without a meta method: curves and trade-off
+    drawn, and index.md says what the bargaining and ablation figures need, instead of an error."""
+    write_grid(tmp_path / "runs", settings=["titanic-sex"], methods=["erm", "dro"], protocols=["standard"],
+               seeds=range(3), epochs=4, bargain_epochs=2, experiment_dir="mine")
+    paths = write_figures(collect_runs(tmp_path / "runs"), tmp_path / "figures")
+    assert {p.name for p in paths} >= {"curves_standard_titanic-sex.png", "tradeoff_standard_titanic-sex.png",
+                                       "index.md"}
+    index = (tmp_path / "figures" / "index.md").read_text()
+    assert "bargaining success (Titanic (sex), standard protocol): needs a meta method" in index
+    assert "ablations over T and validation rows: need runs of the experiments ablation_T, ablation_val" in index

@@ -581,7 +581,7 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
             log.info("skipped %s: %s", label, error)
             return
         paths.extend(write_table(table, out))
-        written.append(f"{table.name}: {table.title}")
+        written.append(f"[{table.title}]({table.name}.md) ({table.name})")
 
     for protocol in sorted(selected["protocol"].unique()):
         attempt(f"main_{protocol}", lambda p=protocol: main_table(selected, p, tests=tests, experiments=experiments,
