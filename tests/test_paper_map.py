@@ -33,3 +33,11 @@ def test_every_command_in_the_map_parses() -> None:
         argv = shlex.split(command)[1:]
         args = cli.build_parser(full=[argv[0]]).parse_args(argv)
         assert "regenerated/" in str(getattr(args, "out", "regenerated/")), command
+
+
+def test_the_distribution_name_is_not_the_unrelated_pypi_project() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "fairbench-nbs"
+    assert "distribution is named `fairbench-nbs`" in (ROOT / "README.md").read_text()
