@@ -128,15 +128,19 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _add_methods(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("methods", help="list the valid method names")
+    p = sub.add_parser("methods", help="list the valid method names",
+                       description="Every valid method name; the paper's eight are marked, and each NBS variant "
+                                   "names the one-stage method the reports pair it with.")
     p.set_defaults(func=_run_methods)
 
 
 def _run_methods(args: argparse.Namespace) -> int:
-    from fairbench.registry import PAPER_METHODS, available_methods
+    from fairbench.registry import PAPER_METHODS, available_methods, nbs_pairs
 
+    pairs = nbs_pairs()
     for name in available_methods():
-        print(f"{name}{'  (paper)' if name in PAPER_METHODS else ''}")
+        notes = (["paper"] if name in PAPER_METHODS else []) + ([f"paired with {pairs[name]}"] if name in pairs else [])
+        print(name + (f"  ({'; '.join(notes)})" if notes else ""))
     return 0
 
 

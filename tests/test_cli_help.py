@@ -57,3 +57,10 @@ def test_train_help_explains_every_hyper_parameter_and_its_default(capsys: pytes
     assert "--momentum FLOAT SGD momentum (default: 0.9, unless the setting sets its own)" in text
     for field in dataclasses.fields(HyperParams):
         assert f"--{field.name.replace('_', '-')}" in text and " ".join(cli.HP_HELP[field.name].split()) in text
+
+
+def test_methods_names_each_nbs_variant_s_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "nbs_ltr  (paper; paired with ltr)" in lines and "nbs_mgda" not in " ".join(lines)
+    assert "mgda_ltr" in lines and "ltr  (paper)" in lines
