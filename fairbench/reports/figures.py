@@ -57,6 +57,8 @@ BAND_DRAWS = 1000
 METRIC_RANGE = (0.0, 1.0)
 #: A trade-off figure with more methods than this is split into panels (:func:`tradeoff_panels`).
 PANEL_METHODS = 10
+#: Legend entries of the trade-off wrap after this many characters (a tie of several methods is one entry).
+LEGEND_WIDTH = 48
 #: The page in the figures folder that lists the figures written and those the runs cannot support.
 FIGURE_INDEX = "index.md"
 
@@ -330,7 +332,7 @@ def _tradeoff_panel(ax: plt.Axes, runs: pd.DataFrame, means: pd.DataFrame, metho
         members = [sub.index[i] for i in group]
         style, r = method_style(members[0]), means.loc[members[0]]
         degenerate = any(means.loc[m, "n_degenerate"] for m in members)
-        label = " = ".join(_legend_label(m, means) for m in members)
+        label = "\n".join(textwrap.wrap(" = ".join(_legend_label(m, means) for m in members), LEGEND_WIDTH))
         ax.scatter(r["gap"], r["auc"], color=style["color"], marker=style["marker"], s=90 + 30 * (len(members) - 1),
                    facecolors="none" if degenerate else style["color"],
                    edgecolors=style["color"] if degenerate else "black", linewidths=1.4 if degenerate else 0.8,
@@ -366,7 +368,7 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     front_idx = pareto_front(means["auc"].where(eligible).to_numpy(), means["gap"].where(eligible).to_numpy())
     front = [means.index[i] for i in front_idx]
     panels = tradeoff_panels(list(means.index), main)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7.0, 4.6 * len(panels)), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10.5, 4.6 * len(panels)), squeeze=False, layout="constrained")
     for ax, (title, members) in zip(axes[:, 0], panels):
         _tradeoff_panel(ax, runs, means, members, front)
         if title:
