@@ -39,7 +39,7 @@ include: "workflow/rules/findings.smk"
 
 # run on the submit host under a cluster executor: downloads (compute nodes often have no internet) and
 # the small report steps (each would cost a cluster job and a status poll)
-localrules: fetch_dataset, aggregate_runs, tables, tables_html, figures, synthetic_figure, log_report_to_wandb, findings, check_runs
+localrules: fetch_dataset, aggregate_runs, tables, tables_html, figures, synthetic_figure, log_report_to_wandb, findings, report_index, check_runs
 
 
 # The last step: every table and figure is built; exits non-zero (after building them) when a run
@@ -72,6 +72,7 @@ rule all:
         runs=run_files(JOBS, "run.json"),
         check=rules.check_runs.output,
         findings=rules.findings.output,
+        report_index=rules.report_index.output,
     message:
         "fairbench: every run, table and figure of the configuration is built"
 

@@ -1,19 +1,52 @@
 """``fairbench`` command line: ``data`` (list / fetch / prepare), ``train``, ``methods``, ``bench``,
-``report``. Errors print one line naming the problem and exit with status 2 (1 for a failed run)."""
+``scale``, ``report``. Errors print one line naming the problem and exit with status 2 (1 for a failed run).
+
+Only the command that runs is built: ``fairbench --help`` and a command's ``--help`` import neither torch
+nor the data layer unless that command needs them to describe itself."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import fields
 from typing import Any
 
-from fairbench.data.errors import DataError
 from fairbench.hparams import HyperParams, parse_override
-from fairbench.models import MODEL_NAMES
 from fairbench.io import OutputError
+from fairbench.models import MODEL_NAMES
 from fairbench.runs.tracking import TrackingError, check_wandb_mode
+
+#: command -> (its line in ``fairbench --help``, the module whose ``register`` adds it).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("list, fetch and prepare the benchmark datasets", "fairbench.data.cli"),
+    "train": ("train one (setting, method, seed, protocol) run", "fairbench.cli"),
+    "methods": ("list the valid method names", "fairbench.cli"),
+    "bench": ("time training steps (ratios to ERM)", "fairbench.perf.bench"),
+    "scale": ("training cost against the number of rows (subsamples of one setting)", "fairbench.perf.scale"),
+    "report": ("tables and figures from finished runs", "fairbench.reports.cli"),
+}
+
+#: What each hyper-parameter does (``fairbench train --help``; docs/method.md §5).
+HP_HELP: dict[str, str] = {
+    "lr": "learning rate of SGD",
+    "dropout": "dropout probability of the classifier",
+    "batch_size": "training rows per batch",
+    "epochs": "training epochs",
+    "bargain_epochs": "T: epochs of Nash bargaining (stage 1) before the objective alone (stage 2)",
+    "val_per_cell": "validation rows per (group, label) cell when a split is drawn anew",
+    "momentum": "SGD momentum",
+    "weight_decay": "SGD weight decay (L2)",
+    "dro_fraction": "DRO: the fraction of hardest rows whose loss is averaged (CVaR level)",
+    "group_dro_step_size": "Group DRO: step size of the group weights",
+    "cagrad_c": "CAGrad: radius c of the conflict-averse step",
+    "weight_norm": "normalisation of the meta sample weights: l2 or sum",
+    "hypergradient_backend": "how per-cell hypergradients are computed (factorised = the MLP's fast path)",
+    "threads": "torch CPU threads of the run",
+    "model": f"classifier by name: {'|'.join(MODEL_NAMES)} (mlp for tabular settings)",
+}
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -40,10 +73,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     for f in fields(HyperParams):
         kind = {"float": float, "int": int, "str": str}[str(f.type)]
         hp.add_argument(f"--{f.name.replace('_', '-')}", dest=f"hp_{f.name}", type=kind, default=None,
-                        help=f"model by name: {'|'.join(MODEL_NAMES)} (default: the setting's; mlp for "
-                             "tabular settings)" if f.name == "model" else None)
+                        metavar=kind.__name__.upper(), help=_hp_help(f))
     hp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any hyper-parameter")
     p.set_defaults(func=_run_train)
+
+
+def _hp_help(field: dataclasses.Field) -> str:
+    """``"learning rate of SGD (default: the setting's value, ...)"``; a fixed default is shown with its value."""
+    default = ("the setting's value, docs/method.md §5" if field.default is dataclasses.MISSING
+               else f"{field.default}, unless the setting sets its own")
+    return f"{HP_HELP.get(field.name, 'see fairbench/hparams.py')} (default: {default})"
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -89,38 +128,49 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _add_methods(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("methods", help="list the valid method names")
+    p = sub.add_parser("methods", help="list the valid method names",
+                       description="Every valid method name; the paper's eight are marked, and each NBS variant "
+                                   "names the one-stage method the reports pair it with.")
     p.set_defaults(func=_run_methods)
 
 
 def _run_methods(args: argparse.Namespace) -> int:
-    from fairbench.registry import PAPER_METHODS, available_methods
+    from fairbench.registry import PAPER_METHODS, available_methods, nbs_pairs
 
+    pairs = nbs_pairs()
     for name in available_methods():
-        print(f"{name}{'  (paper)' if name in PAPER_METHODS else ''}")
+        notes = (["paper"] if name in PAPER_METHODS else []) + ([f"paired with {pairs[name]}"] if name in pairs else [])
+        print(name + (f"  ({'; '.join(notes)})" if notes else ""))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``fairbench`` argument parser."""
+def build_parser(full: Collection[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
+    """The ``fairbench`` argument parser; the commands in ``full`` are built completely (importing their
+    modules), the others only as their line of the top-level help."""
     parser = argparse.ArgumentParser(prog="fairbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    from fairbench.data import cli as data_cli
-    from fairbench.perf import bench, scale
-    from fairbench.reports import cli as report_cli
-
-    data_cli.register(sub)
-    _add_train(sub)
-    _add_methods(sub)
-    bench.register(sub)
-    scale.register(sub)
-    report_cli.register(sub)
+    own = {"train": _add_train, "methods": _add_methods}
+    for name, (summary, module) in COMMANDS.items():
+        if name not in full:
+            sub.add_parser(name, help=summary)
+        elif name in own:
+            own[name](sub)
+        else:
+            importlib.import_module(module).register(sub)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv`` (its first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fairbench`` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(full=[c for c in (_command(argv),) if c in COMMANDS]).parse_args(argv)
+    from fairbench.data.errors import DataError  # the data layer loads its catalogue: not for --help
+
     try:
         if isinstance(getattr(args, "out", None), str) and not args.out.strip():
             raise ValueError("--out is empty; name the output path (e.g. --out runs/demo)")

@@ -58,6 +58,21 @@ def available_methods() -> list[str]:
     return [*BASELINES, *OBJECTIVES, *combos]
 
 
+def nbs_pairs() -> dict[str, str]:
+    """Two-stage NBS variant -> its one-stage counterpart, one pair per registered objective
+    (``nbs_ltr`` -> ``ltr``; a new objective ``mix_worst`` gives ``nbs_mix_worst`` -> ``mix_worst``).
+    Read at call time, so an objective registered later is paired too (docs/method.md §4)."""
+    if "nbs" not in AGGREGATORS:
+        return {}
+    return {f"nbs_{objective}": objective for objective in OBJECTIVES}
+
+
+def meta_methods() -> list[str]:
+    """The one-stage meta objectives and their NBS variants, in registry order: the methods whose
+    bargaining success (alignment, NBS solvability) the reports show."""
+    return [*OBJECTIVES, *nbs_pairs()]
+
+
 def _split_name(name: str) -> tuple[str | None, str]:
     """``"pcgrad_meta_gdro"`` -> ("pcgrad", "meta_gdro"); ``"ltr"`` -> (None, "ltr")."""
     if name in OBJECTIVES:

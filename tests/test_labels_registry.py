@@ -1,19 +1,20 @@
 """Method labels, order and styles come from the registry: a method added as the README says (one file
-plus a registry entry) shows up in the main table and the learning curves with its own label and style."""
+plus a registry entry) shows up, paired with its NBS variant, in every table and figure with its own label
+and style."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 
 from fairbench import registry
 from fairbench.method.objectives import Objective
-from fairbench.reports import figures, labels
+from fairbench.reports import figures, labels, stats
 from fairbench.reports.collect import collect_runs
-from fairbench.reports.selection import select_epochs
-from fairbench.reports.tables import main_table
-from tests.test_reports_fixtures import PAPER8, write_grid
+from fairbench.reports.tables import write_tables
+from tests.test_reports_fixtures import write_grid
 
 
 class WorstCell(Objective):
@@ -31,9 +32,7 @@ class WorstCell(Objective):
 @pytest.fixture
 def worst_cell_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(registry.OBJECTIVES, "worst_cell", WorstCell)
-    labels.method_families.cache_clear()
     yield
-    labels.method_families.cache_clear()
 
 
 def test_builtin_labels_and_families_follow_the_registry() -> None:
@@ -59,22 +58,46 @@ def test_a_registered_objective_gets_its_own_label_order_and_style(worst_cell_re
     assert order == ["erm", "nbs_ltr", "group_dro", "worst_cell", "nbs_worst_cell"]
 
 
-def test_the_new_method_is_in_the_main_table_and_the_curves(worst_cell_registered, tmp_path, monkeypatch) -> None:
-    methods = [*PAPER8, "worst_cell", "nbs_worst_cell"]
-    write_grid(tmp_path, settings=["titanic-sex"], methods=methods, protocols=["standard"], seeds=range(3),
-               epochs=5, bargain_epochs=3)
-    frame = collect_runs(tmp_path)
-    table = main_table(select_epochs(frame), "standard")
-    assert {"Worst cell", "NBS+Worst cell"} <= {row[1].text for row in table.rows}
+def test_the_registry_pairs_every_objective_with_its_nbs_variant(worst_cell_registered) -> None:
+    assert registry.nbs_pairs()["nbs_worst_cell"] == "worst_cell"
+    assert dict(labels.NBS_PAIRS) == registry.nbs_pairs() and stats.NBS_PAIRS["nbs_ltr"] == "ltr"
+    assert {"worst_cell", "nbs_worst_cell"} <= set(labels.meta_methods())
+
+
+def test_a_method_added_in_one_file_is_in_every_table_and_figure(worst_cell_registered, tmp_path, monkeypatch) -> None:
+    """An experiment named neither main nor comparisons, with a method registered here, reaches the main
+    table, the curves, the trade-off, the alignment figure and table, the paired tests and the probability
+    of improvement, paired with its NBS variant."""
+    runs = tmp_path / "runs"
+    write_grid(runs, settings=["titanic-sex"], methods=["erm", "ltr", "nbs_ltr", "worst_cell", "nbs_worst_cell"],
+               protocols=["standard"], seeds=range(3), epochs=5, bargain_epochs=3, experiment_dir="mine",
+               effects={"nbs_worst_cell": 0.05})
+    frame = collect_runs(runs)
     drawn: dict[str, list[str]] = {}
 
-    def fake_curves(frame, setting, protocol, out_dir, *, methods=PAPER8, **kw):  # noqa: ANN001, ANN003, ANN202
-        drawn[setting] = list(methods)
-        return []
+    def recorder(kind, real):  # noqa: ANN001, ANN202
+        def record(data, setting, protocol, out_dir, **kw):  # noqa: ANN001, ANN003, ANN202
+            paths = real(data, setting, protocol, out_dir, **kw)
+            drawn[kind] = sorted(set(figures._runs_for(data, setting, protocol, kw.get("methods") or (
+                labels.meta_methods() if kind == "alignment" else None))["method"]))
+            return paths
+        return record
 
-    monkeypatch.setattr(figures, "curves_figure", fake_curves)
-    try:
-        figures.write_figures(frame, tmp_path / "figures")
-    except Exception:  # noqa: BLE001 - the other figures do not matter here
-        pass
-    assert {"worst_cell", "nbs_worst_cell"} <= set(drawn["titanic-sex"])
+    for kind in ("curves", "tradeoff", "alignment"):
+        monkeypatch.setattr(figures, f"{kind}_figure", recorder(kind, getattr(figures, f"{kind}_figure")))
+    written = {p.name for p in figures.write_figures(frame, tmp_path / "figures")}
+    assert {"curves_standard_titanic-sex.png", "tradeoff_standard_titanic-sex.png",
+            "alignment_standard_titanic-sex.png"} <= written
+    for kind in ("curves", "tradeoff", "alignment"):
+        assert {"worst_cell", "nbs_worst_cell"} <= set(drawn[kind]), kind
+    write_tables(frame, tmp_path / "tables")
+    main = pd.read_csv(tmp_path / "tables" / "main_standard.csv")
+    assert {"worst_cell", "nbs_worst_cell"} <= set(main["method"])
+    alignment = pd.read_csv(tmp_path / "tables" / "alignment_standard.csv")
+    assert {"worst_cell", "nbs_worst_cell"} <= set(alignment["method"])
+    paired = pd.read_csv(tmp_path / "tables" / "paired_tests.csv")
+    assert set(paired.loc[paired["method"] == "nbs_worst_cell", "baseline"]) == {"worst_cell"}
+    assert set(paired["experiment"]) == {"mine"}
+    improvement = pd.read_csv(tmp_path / "tables" / "improvement.csv")
+    assert set(improvement.loc[improvement["method"] == "nbs_worst_cell", "baseline"]) == {"worst_cell"}
+    assert "Worst cell" in (tmp_path / "tables" / "paired_tests.md").read_text()

@@ -199,7 +199,10 @@ def test_ci_legend_does_not_blame_missing_predictions_for_score_metrics() -> Non
     rows = [{"setting": "titanic-sex", "method": m, "metric": metric, "ci_kind": kind}
             for m in ("ltr", "nbs_ltr") for metric, kind in (("auc", CI_KINDS["rows"]), ("score_auc", CI_KINDS["scores"]))]
     legend = _ci_legend(pd.DataFrame(rows))
-    assert "resampling seeds and test rows" in legend and "no predictions.npz" not in legend
-    assert "Score AUC: seeds only" in legend
+    assert "t-interval of the seed mean" in legend and "row variance" in legend
+    assert "no predictions.npz" not in legend and "Score AUC: seeds only" in legend
     rows[0]["ci_kind"] = CI_KINDS["seeds"]
-    assert "no predictions.npz, test-row noise not included) for: Titanic (sex) LtR." in _ci_legend(pd.DataFrame(rows))
+    assert "§: seeds only (the runs have no predictions.npz" in _ci_legend(pd.DataFrame(rows))
+    own = [{**row, "ci_kind": CI_KINDS["own"] if row["metric"] == "auc" else row["ci_kind"]} for row in rows[1:]]
+    legend = _ci_legend(pd.DataFrame(own))
+    assert "own test set, the seed spread already holds the test-set noise" in legend and "row variance" not in legend

@@ -65,4 +65,10 @@ def test_inputs_are_required_and_exclusive(tmp_path: Path) -> None:
 
 def test_synthetic_defaults() -> None:
     args = _parser().parse_args(["report", "synthetic"])
-    assert args.out == "results/figures" and args.steps == 120 and args.func.__name__ == "_run_synthetic"
+    assert args.out == "regenerated/figures/synthetic" and args.steps == 120 and args.func.__name__ == "_run_synthetic"
+
+
+@pytest.mark.parametrize("command", [["figures", "--root", "runs"], ["synthetic"]])
+def test_figure_commands_do_not_write_into_the_committed_results_by_default(command: list[str]) -> None:
+    out = Path(_parser().parse_args(["report", *command]).out)
+    assert out.parts[0] == "regenerated" and "results" not in out.parts

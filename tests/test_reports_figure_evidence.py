@@ -65,31 +65,49 @@ def test_curves_say_what_the_band_is_and_name_degenerate_methods(tmp_path: Path,
             assert vertices[:, 1].min() >= 0 and vertices[:, 1].max() <= 1
 
 
-def test_tradeoff_keeps_degenerate_methods_off_the_front_and_shows_ties(tmp_path: Path,
-                                                                     captured: list[Figure]) -> None:
+def test_tradeoff_keeps_degenerate_methods_off_the_front_and_draws_one_marker_per_tie(
+        tmp_path: Path, captured: list[Figure]) -> None:
     for seed in range(3):
         write_predicted_run(tmp_path, method="erm", seed=seed, constant=0)  # AUC 0.5, gap 0: "fairest"
         write_predicted_run(tmp_path, method="ltr", seed=seed, accuracy=0.9)
     frame = collect_runs(tmp_path)
-    # a second method with exactly LtR's numbers (a tie that used to hide one of them)
-    twin = frame[frame["method"] == "ltr"].assign(method="forml", run_dir=lambda f: f["run_dir"] + "-twin")
-    selected = select_epochs(pd.concat([frame, twin], ignore_index=True))
+    # two methods with exactly LtR's numbers: one tie of three, drawn as one marker with one label
+    twins = [frame[frame["method"] == "ltr"].assign(method=m, run_dir=lambda f, m=m: f["run_dir"] + "-" + m)
+             for m in ("forml", "nbs_ltr")]
+    selected = select_epochs(pd.concat([frame, *twins], ignore_index=True))
     figures.tradeoff_figure(selected, "titanic-sex", "paper", tmp_path, counts={})
     fig = captured[0]
     text = _texts(fig)
-    assert "ERM ‡ 3/3 degenerate" in text and "never on the front" in text
-    assert "LtR [tie 1]" in text and "FORML [tie 1]" in text and "tie 1 (equal means" in text
+    assert "ERM (n=3) ‡ 3/3 degenerate" in text and "never on the front" in text
+    assert "LtR (n=3) = FORML (n=3) = NBS+LtR (n=3)" in text and "side by side" not in text
     ax = fig.axes[0]
     front = [c for c in ax.collections if c.get_label().startswith("Pareto front")][0]
     points = {tuple(np.round(p, 6)) for p in front.get_offsets()}
     assert (0.0, 0.5) not in points and len(points) == 1  # ERM's (gap 0, AUC 0.5) is not on the front
-    ltr = [c for c in ax.collections if c.get_label().startswith("LtR")][0]
-    forml = [c for c in ax.collections if c.get_label().startswith("FORML")][0]
-    fig.canvas.draw()
-    drawn = [c.get_offset_transform().transform(c.get_offsets())[0] for c in (ltr, forml)]
-    assert np.allclose(ltr.get_offsets(), forml.get_offsets()) and np.linalg.norm(drawn[0] - drawn[1]) > 5
-    legend = fig.legends[0].get_window_extent()
-    assert legend.y1 <= ax.get_window_extent().y0  # the legend sits below the plot, clear of the title
+    means = [c for c in ax.collections if c.get_label().startswith(("LtR", "FORML", "NBS+LtR"))]
+    assert len(means) == 1  # one marker for the tie, not three moved apart
+
+
+def test_a_crowded_tradeoff_is_split_into_panels_with_per_method_n(tmp_path: Path, captured: list[Figure]) -> None:
+    from fairbench import registry
+
+    methods = ["erm", "dro", "group_dro", "reweighing", *registry.OBJECTIVES,
+               *(f"{agg}_{obj}" for agg in ("nbs", "mgda", "pcgrad") for obj in registry.OBJECTIVES)][:16]
+    assert set(methods) <= set(registry.available_methods())
+    write_grid(tmp_path, settings=["titanic-sex"], methods=methods, protocols=["standard"], seeds=range(2),
+               epochs=4, bargain_epochs=2)
+    write_grid(tmp_path, settings=["titanic-sex"], methods=["erm"], protocols=["standard"], seeds=range(2, 5),
+               epochs=4, bargain_epochs=2)
+    selected = select_epochs(collect_runs(tmp_path))
+    figures.tradeoff_figure(selected, "titanic-sex", "standard", tmp_path, counts={})
+    fig = captured[0]
+    panels = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(panels) >= 3
+    for ax in panels:
+        drawn = [label for label in ax.get_legend_handles_labels()[1] if "(n=" in label]
+        assert 0 < len(drawn) <= figures.PANEL_METHODS
+    text = _texts(fig)
+    assert "ERM (n=5)" in text and "LtR (n=2)" in text  # each method's own n, not the largest
 
 
 def test_alignment_figure_draws_the_applied_rate_and_names_coinciding_variants(tmp_path: Path,

@@ -59,8 +59,10 @@ def test_write_figures_covers_protocols_settings_and_ablations(runs: pd.DataFram
     paths = write_figures(runs[runs["protocol"] == "standard"], tmp_path)
     stems = {p.stem for p in paths}
     assert stems == {"curves_standard_adult-sex", "alignment_standard_adult-sex", "tradeoff_standard_adult-sex",
-                     "ablation_T_standard_adult-sex", "ablation_val_standard_adult-sex"}
-    assert {p.suffix for p in paths} == {".png", ".pdf"}
+                     "ablation_T_standard_adult-sex", "ablation_val_standard_adult-sex", "index"}
+    assert {p.suffix for p in paths} == {".png", ".pdf", ".md"}
+    index = (tmp_path / "index.md").read_text()
+    assert "[tradeoff_standard_adult-sex.png](tradeoff_standard_adult-sex.png)" in index
 
 
 def test_missing_runs_are_errors(runs: pd.DataFrame, tmp_path: Path) -> None:
@@ -91,3 +93,16 @@ def test_a_figure_rendered_twice_is_byte_identical(runs: pd.DataFrame, tmp_path:
     assert [p.suffix for p in rendered[0]] == [".png", ".pdf"]
     for first, second in zip(*rendered, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def test_any_experiment_and_method_set_gets_figures_and_a_note_of_what_is_missing(tmp_path: Path) -> None:
+    """An experiment named neither main nor comparisons, without a meta method: curves and trade-off
+    drawn, and index.md says what the bargaining and ablation figures need, instead of an error."""
+    write_grid(tmp_path / "runs", settings=["titanic-sex"], methods=["erm", "dro"], protocols=["standard"],
+               seeds=range(3), epochs=4, bargain_epochs=2, experiment_dir="mine")
+    paths = write_figures(collect_runs(tmp_path / "runs"), tmp_path / "figures")
+    assert {p.name for p in paths} >= {"curves_standard_titanic-sex.png", "tradeoff_standard_titanic-sex.png",
+                                       "index.md"}
+    index = (tmp_path / "figures" / "index.md").read_text()
+    assert "bargaining success (Titanic (sex), standard protocol): needs a meta method" in index
+    assert "ablations over T and validation rows: need runs of the experiments ablation_T, ablation_val" in index

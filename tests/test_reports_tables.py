@@ -169,3 +169,55 @@ def test_single_protocol_run_set_skips_the_side_by_side_table(tmp_path: Path) ->
 def test_latex_escaping() -> None:
     assert latex_escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
     assert latex_escape("0.8 ± 0.1†") == r"0.8 $\pm$ 0.1$^{\dagger}$"
+
+
+def test_bold_needs_two_competing_rows_and_never_marks_the_worse_value() -> None:
+    from fairbench.reports.tables import _best_mask
+
+    lone = pd.Series([0.80, float("nan"), float("nan")])  # one eligible row: nothing competes
+    assert not _best_mask(lone, higher=True).any() and not _best_mask(lone, higher=False).any()
+    tie = pd.Series([0.80, 0.80, float("nan")])  # all eligible rows equal: none is better
+    assert not _best_mask(tie, higher=True).any()
+    pair = pd.Series([0.10, 0.30, float("nan")])
+    assert _best_mask(pair, higher=False).tolist() == [True, False, False]
+    assert _best_mask(pair, higher=True).tolist() == [False, True, False]
+
+
+def test_a_lone_eligible_row_is_not_bold_in_any_column(tmp_path: Path) -> None:
+    for seed in range(3):
+        write_run(tmp_path, setting="titanic-sex", method="ltr", seed=seed, protocol="standard")
+    table = main_table(select_epochs(collect_runs(tmp_path)), "standard")
+    assert len(table.rows) == 1 and not any(cell.bold for cell in table.rows[0])
+
+
+def test_main_table_has_an_n_column_and_marks_seed_only_rows_instead_of_listing_them(selected: pd.DataFrame) -> None:
+    from fairbench.reports.bootstrap import CellCounts  # noqa: F401  (the counts map run_dir -> cell counts)
+    from fairbench.reports.tables import SEED_ONLY_MARK
+
+    table = main_table(selected, "standard")
+    assert table.header[2] == "n" and {row[2].text for row in table.rows} == {"4"}
+    # no run has predictions.npz here: every row is seed-only, said once in the legend, no list of rows
+    legend = " ".join(table.legend)
+    assert "every row: seeds only" in legend and "Adult (sex) ERM" not in legend
+    assert not any(SEED_ONLY_MARK in row[1].text for row in table.rows)
+
+
+def test_paired_tests_never_print_negative_zero() -> None:
+    from fairbench.reports.render import fmt_signed
+
+    assert fmt_signed(-3.2e-6, 4) == "-3.2e-06" and fmt_signed(0.0, 4) == "0" and fmt_signed(-0.01234, 4) == "-0.0123"
+    assert fmt_signed(float("nan"), 4) == "–"
+
+
+def test_rows_without_predictions_carry_the_seed_only_mark(tmp_path: Path) -> None:
+    from fairbench.reports.tables import SEED_ONLY_MARK
+    from tests.test_reports_evidence_fixtures import write_predicted_run
+
+    for seed in range(3):
+        write_predicted_run(tmp_path, method="ltr", seed=seed, accuracy=0.9)
+        write_run(tmp_path, setting="titanic-sex", method="dro", seed=seed, protocol="paper")
+    table = main_table(select_epochs(collect_runs(tmp_path)), "paper")
+    marks = {row[1].text.split(" ")[0]: row[1].text.endswith(SEED_ONLY_MARK) for row in table.rows}
+    assert marks == {"LtR": False, "DRO": True}
+    legend = " ".join(table.legend)
+    assert f"{SEED_ONLY_MARK}: seeds only" in legend and "Titanic" not in legend

@@ -92,7 +92,7 @@ def test_deleting_one_run_reruns_only_that_run(quick_run) -> None:
     counts = _job_counts(plan)
     assert counts.get("train") == "1", plan.stdout[-3000:] + plan.stderr[-3000:]
     assert set(counts) - {"total", "job"} == {"train", "aggregate_runs", "tables", "tables_html", "figures",
-                                              "findings", "log_report_to_wandb", "check_runs", "all"}
+                                              "findings", "report_index", "log_report_to_wandb", "check_runs", "all"}
     rerun = _snakemake(results, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (folder / "metrics.csv").exists()

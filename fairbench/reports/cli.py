@@ -170,7 +170,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("figures", help="learning curves, bargaining success, trade-off and ablation figures")
     _add_run_inputs(p)
     _add_selection(p)
-    p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
+    p.add_argument("--out", default="regenerated/figures/runs",
+                   help="output folder (default: regenerated/figures/runs; the committed figures, which the "
+                        "pipeline writes, are in results/figures/runs)")
     p.set_defaults(func=_os_errors_in_one_line(_run_figures))
     p = sub.add_parser("wandb", help="log the tables and figures to one wandb run")
     p.add_argument("--tables", required=True, help="folder of tables (*.csv)")
@@ -195,7 +197,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--draws", type=int, default=2000, help="bootstrap draws, at least 100 (default 2000)")
     p.set_defaults(func=_os_errors_in_one_line(_run_findings))
     p = sub.add_parser("synthetic", help="2-D toy: aggregator trajectories toward the Pareto set")
-    p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
+    p.add_argument("--out", default="regenerated/figures/synthetic",
+                   help="output folder (default: regenerated/figures/synthetic; the committed figure is in "
+                        "results/figures/synthetic)")
     p.add_argument("--starts", type=int, default=10, help="number of starting points")
     p.add_argument("--steps", type=int, default=120, help="steps per trajectory")
     p.add_argument("--switch-after", type=int, default=15, help="bargaining steps of the two-stage panel")

@@ -28,19 +28,20 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from fairbench.io import write_with_atomic  # noqa: E402
+from fairbench.io import write_text_atomic, write_with_atomic  # noqa: E402
 from fairbench.reports.bootstrap import CellCounts, key_rng, load_selected_counts  # noqa: E402
 from fairbench.reports.collect import prefer_experiments  # noqa: E402
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate  # noqa: E402
-from fairbench.reports.labels import (PAPER_METHODS, main_methods, method_label, method_order,  # noqa: E402
-                                      method_style, metric_label, setting_label, setting_order, split_method)
+from fairbench.reports.labels import (NBS_PAIRS, PAPER_METHODS, main_methods, meta_methods,  # noqa: E402
+                                      method_families, method_label, method_order, method_style, metric_label,
+                                      setting_label, setting_order, split_method)
 from fairbench.reports.seed_count import WIDTH_METRICS, widths_by_seed_count  # noqa: E402
 from fairbench.reports.selection import select_epochs  # noqa: E402
-from fairbench.reports.stats import NBS_PAIRS, bootstrap_summary, nbs_stage1_identical  # noqa: E402
-from fairbench.reports.tables import MAIN_EXPERIMENTS, META_METHODS  # noqa: E402
+from fairbench.reports.stats import bootstrap_summary, nbs_stage1_identical  # noqa: E402
+from fairbench.reports.tables import is_ablation, reference_experiments  # noqa: E402
 
 __all__ = ["ablation_figure", "alignment_figure", "curves_figure", "pareto_front", "save_figure",
-           "seed_count_figure", "tradeoff_figure", "write_figures"]
+           "seed_count_figure", "tradeoff_figure", "tradeoff_panels", "write_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ ABLATIONS = {"T": ("ablation_T", "bargain_epochs", "Bargaining epochs T"),
 BAND_DRAWS = 1000
 #: Every plotted metric lies in [0, 1] (AUCs, gaps, rates): bands and bars are clipped to it.
 METRIC_RANGE = (0.0, 1.0)
+#: A trade-off figure with more methods than this is split into panels (:func:`tradeoff_panels`).
+PANEL_METHODS = 10
+#: Legend entries of the trade-off wrap after this many characters (a tie of several methods is one entry).
+LEGEND_WIDTH = 48
+#: The page in the figures folder that lists the figures written and those the runs cannot support.
+FIGURE_INDEX = "index.md"
 
 
 #: Metadata that would make the same figure differ from one rendering to the next (the PDF's and SVG's
@@ -125,20 +132,21 @@ def _coincide_note(frame: pd.DataFrame) -> str:
     if found is None:
         return ""
     upto, end = found
-    names = ", ".join(method_label(m) for m in NBS_PAIRS)
+    names = ", ".join(method_label(m) for m in NBS_PAIRS if m in set(frame["method"]))
     if upto == end:
         return f"{names} are identical through stage 1 (epochs 1-{end}): their curves overlap there"
     return f"{names} are identical through epoch {upto} of the {end} stage-1 epochs: their curves overlap there"
 
 
-def _degenerate_labels(flagged: pd.DataFrame | None, setting: str, protocol: str,
-                       experiments: Sequence[str] | None = MAIN_EXPERIMENTS) -> dict[str, str]:
-    """Legend labels with the degenerate mark and count: method -> "ERM ‡ 3/5 degenerate" (runs of
-    ``experiments``, all when None)."""
+def _degenerate_labels(flagged: pd.DataFrame | None, setting: str, protocol: str, *,
+                       all_experiments: bool = False) -> dict[str, str]:
+    """Legend labels with the degenerate mark and count: method -> "ERM ‡ 3/5 degenerate" (runs of the
+    reference experiments, :func:`~fairbench.reports.tables.reference_experiments`; of all with
+    ``all_experiments``)."""
     if flagged is None or "degenerate" not in flagged.columns:
         return {}
-    if experiments is not None:
-        flagged = prefer_experiments(flagged, experiments)
+    if not all_experiments:
+        flagged = prefer_experiments(flagged, reference_experiments(flagged))
     sub = flagged[(flagged["setting"] == setting) & (flagged["protocol"] == protocol)]
     if sub.empty:
         return {}
@@ -163,8 +171,9 @@ def _legend_below(fig: Figure, axes: Sequence[plt.Axes], ncol: int = 4) -> None:
 
 
 def _runs_for(frame: pd.DataFrame, setting: str, protocol: str, methods: Sequence[str] | None,
-              experiments: Sequence[str] = MAIN_EXPERIMENTS) -> pd.DataFrame:
-    sub = prefer_experiments(frame, experiments)
+              experiments: Sequence[str] | None = None) -> pd.DataFrame:
+    """Runs of (setting, protocol, methods) in ``experiments`` (default: the reference experiments)."""
+    sub = prefer_experiments(frame, reference_experiments(frame) if experiments is None else experiments)
     sub = sub[(sub["setting"] == setting) & (sub["protocol"] == protocol)]
     if methods is not None:
         sub = sub[sub["method"].isin(list(methods))]
@@ -209,11 +218,12 @@ ALIGNMENT_PANELS = {"alignment_rate": "Before clipping: direction d aligned with
 
 
 def alignment_figure(frame: pd.DataFrame, setting: str, protocol: str, out_dir: str | Path, *,
-                     methods: Sequence[str] = META_METHODS, flagged: pd.DataFrame | None = None) -> list[Path]:
-    """Bargaining success over epochs for the meta methods: the alignment rate of the direction and of the
-    clipped weights actually applied (the share of batches improving every validation cell to first order);
-    the NBS solvable rate is stated in the title."""
-    runs = _runs_for(frame, setting, protocol, methods)
+                     methods: Sequence[str] | None = None, flagged: pd.DataFrame | None = None) -> list[Path]:
+    """Bargaining success over epochs for the meta methods (default: the registry's objectives and their
+    NBS variants): the alignment rate of the direction and of the clipped weights actually applied (the
+    share of batches improving every validation cell to first order); the NBS solvable rate is stated in
+    the title."""
+    runs = _runs_for(frame, setting, protocol, meta_methods() if methods is None else methods)
     order = method_order(runs["method"])
     metrics = [m for m in ALIGNMENT_PANELS if m in runs and runs[m].notna().any()]
     labels = _degenerate_labels(flagged, setting, protocol)
@@ -254,77 +264,132 @@ def tied_groups(x: Sequence[float], y: Sequence[float], digits: int = 3) -> list
     return [g for g in groups.values() if len(g) > 1]
 
 
+def tradeoff_panels(methods: Sequence[str], main: Sequence[str] = PAPER_METHODS,
+                    limit: int = PANEL_METHODS) -> list[tuple[str, list[str]]]:
+    """(title, methods) per panel of a trade-off figure: one panel up to ``limit`` methods; else the main
+    methods (``main``: the paper's and those of the main experiment), then one panel per objective with
+    its other aggregators (and the one-stage objective, for reference), then the other baselines."""
+    order = method_order(methods)
+    if len(order) <= limit:
+        return [("", order)]
+    objectives = method_families()["OBJECTIVES"]
+    panels: list[tuple[str, list[str]]] = []
+    first = [m for m in order if m in set(main)]
+    if first:
+        panels.append(("main methods", first))
+    families: dict[str, list[str]] = {}
+    for method in (m for m in order if m not in set(first)):
+        agg, base = split_method(method)
+        families.setdefault(base if agg is not None or base in objectives else "", []).append(method)
+    for base, members in families.items():
+        if not base:
+            continue
+        reference = [base] if base in order and base not in members else []
+        panels.append((f"{method_label(base)} with other aggregators", method_order([*reference, *members])))
+    if "" in families:
+        panels.append(("other baselines", families[""]))
+    return panels
+
+
+def _method_summary(runs: pd.DataFrame, counts: Mapping[str, CellCounts]) -> pd.DataFrame:
+    """Per method: mean and 95 % interval of AUC and Max-gAUCD, seeds, degenerate seeds."""
+    order = method_order(runs["method"])
+    summary = bootstrap_summary(runs, ["auc", "group_auc_gap"], counts, by=("method",)).set_index(["method", "metric"])
+    deg = degenerate_counts(runs, by=("method",)).set_index("method")
+    seeds = runs.groupby("method")["seed"].nunique()
+    rows = []
+    for method in order:
+        row = {"method": method, "n": int(seeds[method]), "n_degenerate": int(deg.loc[method, "n_degenerate"])}
+        for metric, short in (("auc", "auc"), ("group_auc_gap", "gap")):
+            row[short] = float(summary.loc[(method, metric), "mean"])
+            row[f"{short}_low"], row[f"{short}_high"] = summary.loc[(method, metric), ["ci_low", "ci_high"]].to_numpy(
+                dtype=float)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method").assign(kinds="; ".join(sorted(set(summary["ci_kind"]))))
+
+
+def _legend_label(method: str, means: pd.DataFrame) -> str:
+    """``"LtR (n=5)"``, with the degenerate mark and count when some seeds are degenerate."""
+    r = means.loc[method]
+    label = f"{method_label(method)} (n={int(r['n'])})"
+    return label + (f" {DEGENERATE_MARK} {int(r['n_degenerate'])}/{int(r['n'])} degenerate" if r["n_degenerate"] else "")
+
+
+def _tradeoff_panel(ax: plt.Axes, runs: pd.DataFrame, means: pd.DataFrame, methods: Sequence[str],
+                    front: Sequence[str]) -> None:
+    """One panel: the seeds (small markers), one large marker per method mean with its 95 % intervals,
+    one marker for methods whose means tie (a combined label), the other methods' means in grey, and
+    the Pareto front of all non-degenerate means."""
+    others = means.drop(index=list(methods))
+    if len(others):
+        ax.scatter(others["gap"], others["auc"], s=14, color="#bbbbbb", zorder=1, label="other methods (means)")
+    for method in methods:
+        style, r = method_style(method), means.loc[method]
+        seeds = runs[runs["method"] == method]
+        ax.scatter(seeds["group_auc_gap"], seeds["auc"], color=style["color"], marker=style["marker"], s=18,
+                   alpha=0.3, linewidths=0)
+        ax.errorbar(r["gap"], r["auc"], xerr=np.abs([[r["gap"] - r["gap_low"]], [r["gap_high"] - r["gap"]]]),
+                    yerr=np.abs([[r["auc"] - r["auc_low"]], [r["auc_high"] - r["auc"]]]), color=style["color"],
+                    linewidth=0.8, alpha=0.6, capsize=0, zorder=2)
+    sub = means.loc[list(methods)]
+    ties = tied_groups(sub["gap"], sub["auc"])
+    tied = {i for g in ties for i in g}
+    groups = ties + [[i] for i in range(len(sub)) if i not in tied]
+    for group in sorted(groups):
+        members = [sub.index[i] for i in group]
+        style, r = method_style(members[0]), means.loc[members[0]]
+        degenerate = any(means.loc[m, "n_degenerate"] for m in members)
+        label = "\n".join(textwrap.wrap(" = ".join(_legend_label(m, means) for m in members), LEGEND_WIDTH))
+        ax.scatter(r["gap"], r["auc"], color=style["color"], marker=style["marker"], s=90 + 30 * (len(members) - 1),
+                   facecolors="none" if degenerate else style["color"],
+                   edgecolors=style["color"] if degenerate else "black", linewidths=1.4 if degenerate else 0.8,
+                   label=label, zorder=3)
+    if len(front):
+        points = means.loc[list(front)]
+        ax.plot(points["gap"], points["auc"], color="black", linewidth=1.0, linestyle="--", drawstyle="steps-post",
+                zorder=2)
+        ax.scatter(points["gap"], points["auc"], s=260, facecolors="none", edgecolors="black", linewidths=1.2,
+                   zorder=4, label="Pareto front of the means (methods without degenerate seeds)")
+    ax.set(xlabel="Max-gAUCD (lower is fairer)", ylabel="Overall AUC (higher is better)")
+    ax.set_xlim(left=max(METRIC_RANGE[0], ax.get_xlim()[0]))
+    ax.set_ylim(top=min(METRIC_RANGE[1] + 0.01, ax.get_ylim()[1]))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7.5, frameon=False)
+
+
 def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir: str | Path, *,
-                    methods: Sequence[str] | None = None, counts: Mapping[str, CellCounts] | None = None) -> list[Path]:
+                    methods: Sequence[str] | None = None, counts: Mapping[str, CellCounts] | None = None,
+                    main: Sequence[str] = PAPER_METHODS) -> list[Path]:
     """AUC vs Max-gAUCD at the selected epoch: one small marker per seed, a large one per method mean with
     its 95 % bootstrap intervals (seeds and test rows where predictions.npz exist), and the Pareto front of
-    the means of the methods without degenerate seeds. Methods whose means coincide are drawn side by side
-    and named together; degenerate ones are hollow, marked and never on the front."""
+    the means of the methods without degenerate seeds. Methods whose means coincide share one marker and
+    one combined label; each legend entry gives the method's seeds (n); degenerate methods are hollow,
+    marked and never on the front. More than :data:`PANEL_METHODS` methods are split into panels
+    (:func:`tradeoff_panels`), each showing the others' means in grey and the same front."""
     runs = _runs_for(selected, setting, protocol, methods)
     counts = load_selected_counts(runs) if counts is None else counts
     if "degenerate" not in runs.columns:
         runs = flag_degenerate(runs, counts)
-    order = method_order(runs["method"])
-    summary = bootstrap_summary(runs, ["auc", "group_auc_gap"], counts, by=("method",)).set_index(["method", "metric"])
-    deg = degenerate_counts(runs, by=("method",)).set_index("method")
-    gap = np.array([float(summary.loc[(m, "group_auc_gap"), "mean"]) for m in order])
-    auc = np.array([float(summary.loc[(m, "auc"), "mean"]) for m in order])
-    ties = tied_groups(gap, auc)
-    # tied means: spread on a small circle (radius grows with the group) so that every marker shows
-    offsets = {order[i]: ((5.0 + 2.0 * len(g)) * np.cos(2 * np.pi * j / len(g)),
-                          (5.0 + 2.0 * len(g)) * np.sin(2 * np.pi * j / len(g)))
-               for g in ties for j, i in enumerate(g)}
-    tie_of = {order[i]: k for k, g in enumerate(ties, start=1) for i in g}
-    fig, ax = plt.subplots(figsize=(7.0, 5.2))
-    for i, method in enumerate(order):
-        style = method_style(method)
-        seeds = runs[runs["method"] == method]
-        ax.scatter(seeds["group_auc_gap"], seeds["auc"], color=style["color"], marker=style["marker"], s=18,
-                   alpha=0.3, linewidths=0)
-        g_ci = summary.loc[(method, "group_auc_gap"), ["ci_low", "ci_high"]].to_numpy(dtype=float)
-        a_ci = summary.loc[(method, "auc"), ["ci_low", "ci_high"]].to_numpy(dtype=float)
-        ax.errorbar(gap[i], auc[i], xerr=np.abs([[gap[i] - g_ci[0]], [g_ci[1] - gap[i]]]),
-                    yerr=np.abs([[auc[i] - a_ci[0]], [a_ci[1] - auc[i]]]), color=style["color"], linewidth=0.8,
-                    alpha=0.6, capsize=0, zorder=2)
-        n_deg, n_runs = int(deg.loc[method, "n_degenerate"]), int(deg.loc[method, "n_runs"])
-        label = style["label"]
-        if n_deg:
-            label += f" {DEGENERATE_MARK} {n_deg}/{n_runs} degenerate"
-        if method in tie_of:
-            label += f" [tie {tie_of[method]}]"
-        dx, dy = offsets.get(method, (0.0, 0.0))
-        shift = mtransforms.offset_copy(ax.transData, fig=fig, x=dx, y=dy, units="points")
-        ax.scatter(gap[i], auc[i], transform=shift, color=style["color"], marker=style["marker"], s=90,
-                   facecolors="none" if n_deg else style["color"], edgecolors=style["color"] if n_deg else "black",
-                   linewidths=1.4 if n_deg else 0.8, label=label, zorder=3)
-    eligible = np.array([int(deg.loc[m, "n_degenerate"]) == 0 for m in order])
-    front = pareto_front(np.where(eligible, auc, np.nan), np.where(eligible, gap, np.nan))
-    if front.size:
-        ax.plot(gap[front], auc[front], color="black", linewidth=1.0, linestyle="--", drawstyle="steps-post", zorder=2)
-        ax.scatter(gap[front], auc[front], s=260, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4,
-                   label="Pareto front of the means (methods without degenerate seeds)")
+    means = _method_summary(runs, counts)
+    eligible = means["n_degenerate"] == 0
+    front_idx = pareto_front(means["auc"].where(eligible).to_numpy(), means["gap"].where(eligible).to_numpy())
+    front = [means.index[i] for i in front_idx]
+    panels = tradeoff_panels(list(means.index), main)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10.5, 4.6 * len(panels)), squeeze=False, layout="constrained")
+    for ax, (title, members) in zip(axes[:, 0], panels):
+        _tradeoff_panel(ax, runs, means, members, front)
+        if title:
+            ax.set_title(title, fontsize=10)
     rule = "; ".join(RULE_TITLES.get(r, r) for r in sorted(runs["selection"].unique()))
-    kinds = sorted(set(summary["ci_kind"]))
-    n_seeds = runs.groupby("method")["seed"].nunique().max()
-    notes = [f"bars: 95 % CI of the seed mean ({'; '.join(kinds)}), n = {n_seeds} "
-             "seeds; small markers: seeds"]
-    for k, g in enumerate(ties, start=1):
-        notes.append(f"tie {k} (equal means at 3 decimals, drawn side by side): "
-                     + " = ".join(method_label(order[i]) for i in g))
+    notes = [f"bars: 95 % CI of the seed mean ({means['kinds'].iloc[0]}); small markers: seeds; n per method "
+             "in the legend",
+             "one marker per tie: methods whose means agree at 3 decimals share a marker and a label (A = B)"]
     if (~eligible).any():
         notes.append(f"hollow {DEGENERATE_MARK}: degenerate seeds (constant or at-chance predictions), "
                      "never on the front")
-    ax.set(xlabel="Max-gAUCD (lower is fairer)", ylabel="Overall AUC (higher is better)")
-    wrapped = [line for note in notes for line in textwrap.wrap(note, 110)]
-    ax.set_title(f"{setting_label(setting)}: AUC vs disparity ({protocol} protocol, {rule})\n" + "\n".join(wrapped),
+    wrapped = [line for note in notes for line in textwrap.wrap(note, 100)]
+    fig.suptitle(f"{setting_label(setting)}: AUC vs disparity ({protocol} protocol, {rule})\n" + "\n".join(wrapped),
                  fontsize=9)
-    ax.set_xlim(left=max(METRIC_RANGE[0], ax.get_xlim()[0]))
-    ax.set_ylim(top=min(METRIC_RANGE[1] + 0.01, ax.get_ylim()[1]))
-    ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    fig.tight_layout()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2 if len(labels) < 8 else 3,
-               fontsize=7.5, frameon=False)
     return save_figure(fig, Path(out_dir) / f"tradeoff_{protocol}_{setting}")
 
 
@@ -339,7 +404,7 @@ def ablation_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     if ablated.empty:
         raise ValueError(f"no {experiment} runs for {setting} ({protocol})")
     runs = _runs_for(selected, setting, protocol, sorted(ablated["method"].unique()),
-                     experiments=(experiment, *MAIN_EXPERIMENTS))
+                     experiments=(experiment, *reference_experiments(selected)))
     values = sorted(runs[column].unique())
     epochs = int(runs["epochs"].max())
     ticks = ["all" if kind == "T" and v >= epochs else str(v) for v in values]
@@ -347,7 +412,7 @@ def ablation_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.0 * len(metrics), 3.9), squeeze=False)
     order = method_order(runs["method"])
     width = 0.3 / max(len(order), 1)
-    labels = _degenerate_labels(runs, setting, protocol, experiments=None)
+    labels = _degenerate_labels(runs, setting, protocol, all_experiments=True)
     for ax, metric in zip(axes[0], metrics):
         for j, method in enumerate(order):
             points = []
@@ -404,40 +469,62 @@ def seed_count_figure(widths: pd.DataFrame, protocol: str, out_dir: str | Path) 
 
 
 def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | None = None) -> list[Path]:
-    """Every figure the runs support, per protocol and setting; returns the written paths.
+    """Every figure the runs support, per protocol and setting, and ``index.md``: the figures written and,
+    for each figure the runs cannot support, what it needs and lacks. Returns the written paths.
 
-    ``frame`` comes from :func:`~fairbench.reports.collect.collect_runs`; ``selection=None`` uses each
-    protocol's own epoch rule for the trade-off and ablation figures.
+    Any experiment name and any method set work: the learning curves and trade-offs cover the reference
+    experiments (every experiment but the ablations, :func:`~fairbench.reports.tables.reference_experiments`),
+    the alignment figure the registry's meta methods present. ``frame`` comes from
+    :func:`~fairbench.reports.collect.collect_runs`; ``selection=None`` uses each protocol's own epoch rule
+    for the trade-off and ablation figures.
     """
     if frame.empty:
         raise ValueError("no runs: nothing to plot")
     selected = select_epochs(frame, selection)
     counts = load_selected_counts(selected)
     selected = flag_degenerate(selected, counts)
+    reference = reference_experiments(frame)
     paths: list[Path] = []
     jobs: list[tuple[str, Callable[[], list[Path]]]] = []
+    lacking: list[str] = []
     for protocol in sorted(frame["protocol"].unique()):
         for setting in setting_order(frame.loc[frame["protocol"] == protocol, "setting"]):
             here = frame[(frame["protocol"] == protocol) & (frame["setting"] == setting)]
-            methods = set(here.loc[here["experiment"].isin(MAIN_EXPERIMENTS), "method"])
-            if methods & set(PAPER_METHODS):
-                main = main_methods(here.loc[here["experiment"] == "main", "method"])
+            where = f"{setting_label(setting)}, {protocol} protocol"
+            methods = set(here.loc[here["experiment"].isin(reference), "method"])
+            if methods:
+                own = here["experiment"].isin([e for e in reference if e != "comparisons"])
+                main = main_methods(here.loc[own, "method"])
                 jobs.append(("curves", lambda s=setting, p=protocol, m=main: curves_figure(frame, s, p, out_dir,
                                                                                            methods=m, flagged=selected)))
-                jobs.append(("tradeoff", lambda s=setting, p=protocol: tradeoff_figure(selected, s, p, out_dir,
-                                                                                       counts=counts)))
-            if methods & set(META_METHODS):
+                jobs.append(("tradeoff", lambda s=setting, p=protocol, m=main: tradeoff_figure(
+                    selected, s, p, out_dir, counts=counts, main=m)))
+            else:
+                lacking.append(f"learning curves and trade-off ({where}): need runs of an experiment that is not "
+                               "an ablation; only ablation runs are here")
+            if methods & set(meta_methods()):
                 jobs.append(("alignment", lambda s=setting, p=protocol: alignment_figure(frame, s, p, out_dir,
                                                                                          flagged=selected)))
+            elif methods:
+                lacking.append(f"bargaining success ({where}): needs a meta method (one of "
+                               f"{', '.join(meta_methods())}); the runs have {', '.join(method_order(methods))}")
             for kind, (experiment, _, _) in ABLATIONS.items():
                 if (here["experiment"] == experiment).any():
                     jobs.append((experiment, lambda s=setting, p=protocol, k=kind:
                                  ablation_figure(selected, s, p, out_dir, kind=k)))
-    widths = widths_by_seed_count(prefer_experiments(selected, MAIN_EXPERIMENTS), counts)
+    widths = widths_by_seed_count(prefer_experiments(selected, reference), counts)
     for protocol in sorted(widths["protocol"].unique()) if not widths.empty else []:
         jobs.append(("seed count", lambda p=protocol: seed_count_figure(widths, p, out_dir)))
-    if not jobs:
-        raise ValueError("the runs support no figure (no paper method, meta method or ablation runs)")
-    for name, job in jobs:
+    if widths.empty:
+        lacking.append("interval width against seeds: needs a configuration with more than 5 seeds")
+    if not (frame["experiment"].map(is_ablation)).any():
+        lacking.append(f"ablations over T and validation rows: need runs of the experiments "
+                       f"{', '.join(e for e, _, _ in ABLATIONS.values())}")
+    for _name, job in jobs:
         paths.extend(job())
-    return paths
+    index = Path(out_dir) / FIGURE_INDEX
+    lines = ["# Figures", "", *(f"- [{p.name}]({p.name})" for p in paths if p.suffix == ".png")]
+    if lacking:
+        lines += ["", "## Not drawn: what the runs lack", "", *(f"- {line}" for line in lacking)]
+    write_text_atomic(index, "\n".join(lines) + "\n")
+    return [*paths, index]

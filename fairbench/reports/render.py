@@ -10,13 +10,13 @@ import pandas as pd
 
 from fairbench.io import write_text_atomic, write_with_atomic
 
-__all__ = ["Cell", "Table", "fmt_mean_std", "fmt_p", "to_latex", "to_markdown", "write_table"]
+__all__ = ["Cell", "Table", "fmt_mean_std", "fmt_p", "fmt_signed", "to_latex", "to_markdown", "write_table"]
 
 SIGNIFICANCE_MARK = "†"
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "<": r"\textless{}", ">": r"\textgreater{}"}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$",
+_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$", "§": r"\S{}",
                   "·": r"$\cdot$"}
 
 
@@ -75,6 +75,18 @@ def fmt_p(p: float) -> str:
     if p is None or math.isnan(p):
         return "–"
     return f"{p:.3g}" if p >= 1e-4 else f"{p:.1e}"
+
+
+def fmt_signed(value: float, digits: int) -> str:
+    """A signed difference with ``digits`` decimals (``"+0.0123"``); never ``"-0.0000"``: a non-zero value
+    that rounds to zero is shown in scientific notation (``"-3.2e-06"``), zero as ``"0"``, NaN as ``"–"``."""
+    if value is None or math.isnan(value):
+        return "–"
+    if value == 0:
+        return "0"
+    if round(value, digits) == 0:
+        return f"{value:+.1e}"
+    return f"{value:+.{digits}f}"
 
 
 def _md_cell(cell: Cell) -> str:

@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from fairbench.reports.labels import NBS_PAIRS  # NBS variant -> one-stage counterpart, from the registry
+
 __all__ = ["NBS_PAIRS", "POI_METRICS", "TESTS", "bootstrap_summary", "describe", "holm_bonferroni",
            "improvement_probabilities", "nbs_stage1_identical", "paired_test", "paired_tests", "summarise"]
 
-#: NBS variant -> its one-stage counterpart.
-NBS_PAIRS: dict[str, str] = {"nbs_ltr": "ltr", "nbs_forml": "forml", "nbs_meta_gdro": "meta_gdro"}
 TESTS: tuple[str, ...] = ("t", "wilcoxon")
 GROUP_KEYS: tuple[str, ...] = ("experiment", "protocol", "setting", "method", "bargain_epochs", "val_per_cell")
 #: Metrics of the probability of improvement, and whether higher is better.
@@ -337,13 +337,13 @@ def _ci(draws: np.ndarray, level: float) -> dict[str, float]:
 
 
 def nbs_stage1_identical(frame: pd.DataFrame) -> tuple[int, int] | None:
-    """``(e, k)`` when the three NBS variants ran identically (every common seed, the columns of
+    """``(e, k)`` when the NBS variants present (two or more) ran identically (every common seed, the columns of
     :data:`STAGE1_COLUMNS`) through epoch ``e`` of their ``k`` stage-1 epochs, else None. Bargaining does
     not look at the objective, so identical seeds give identical runs until the first batch where the
     solver fails and each variant falls back on its own objective, or until stage 2."""
-    variants = list(NBS_PAIRS)
+    variants = [m for m in NBS_PAIRS if m in set(frame["method"])]
     runs = frame[frame["method"].isin(variants)]
-    if set(runs["method"]) != set(variants):
+    if len(variants) < 2:
         return None
     end = int(runs["stage1_epochs"].min())
     columns = [c for c in STAGE1_COLUMNS if c in runs.columns]

@@ -13,31 +13,36 @@ import numpy as np
 import pandas as pd
 
 from fairbench.io import write_text_atomic, write_with_atomic
-from fairbench.reports.bootstrap import (CI_KINDS, CellCounts, key_rng, load_selected_counts, percentile_ci,
-                                         seed_bootstrap)
+from fairbench.reports.bootstrap import CI_KINDS, CellCounts, load_selected_counts
 from fairbench.reports.collect import CONFIG_KEYS, failed_runs, prefer_experiments
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate
-from fairbench.reports.labels import (HIGHER_IS_BETTER, PAPER_METHODS, main_methods, method_label, method_order,
-                                      metric_label, setting_label, setting_order, split_method)
-from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_p, write_table
+from fairbench.reports.labels import (HIGHER_IS_BETTER, NBS_PAIRS, PAPER_METHODS, main_methods, meta_methods,
+                                      method_label, method_order, metric_label, setting_label, setting_order,
+                                      split_method)
+from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_p, fmt_signed, write_table
 from fairbench.reports.seed_count import FEW_SEEDS, ci_widths_by_seeds, seed_count_table
 from fairbench.reports.selection import select_epochs
-from fairbench.reports.stats import (GROUP_KEYS, NBS_PAIRS, POI_METRICS, bootstrap_summary,
-                                     improvement_probabilities, paired_tests)
+from fairbench.reports.stats import (GROUP_KEYS, POI_METRICS, bootstrap_summary, describe, improvement_probabilities,
+                                     paired_tests)
 
 __all__ = [
-    "ALIGNMENT_WINDOW", "MAIN_EXPERIMENTS", "MissingInputError", "alignment_table", "comparisons_table",
+    "ALIGNMENT_WINDOW", "MAIN_EXPERIMENTS", "MissingInputError", "SEED_ONLY_MARK", "is_ablation",
+    "reference_experiments", "alignment_table", "comparisons_table",
     "degenerate_table", "fmt_mean_ci", "improvement_table", "main_table", "paired_tests_table", "protocols_table",
     "widths_table", "write_tables",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Experiments whose runs use the reference hyper-parameters (main results and comparisons).
+#: The benchmark's own experiments with the reference hyper-parameters (main results and comparisons); any
+#: other experiment that is not an ablation counts with them (:func:`reference_experiments`).
 MAIN_EXPERIMENTS: tuple[str, ...] = ("main", "comparisons")
+#: An experiment named ``ablation...`` (``ablation_T``, ``ablation_val``) varies T or the validation rows.
+ABLATION_PREFIX = "ablation"
 #: The paper's alignment table covers the first 15 epochs (docs/method.md §7).
 ALIGNMENT_WINDOW = 15
-META_METHODS: tuple[str, ...] = ("ltr", "forml", "meta_gdro", "nbs_ltr", "nbs_forml", "nbs_meta_gdro")
+#: Row mark: the row's intervals resample seeds only (its runs have no predictions.npz).
+SEED_ONLY_MARK = "§"
 BASE_METRICS: tuple[str, ...] = ("auc", "group_auc_gap", "worst_group_auc")
 TEST_METRICS: tuple[str, ...] = ("auc", "group_auc_gap", "worst_group_auc", "score_auc")
 SELECTION_NOTES = {
@@ -52,13 +57,33 @@ class MissingInputError(ValueError):
     """The runs needed for a table are absent (a table is never written empty)."""
 
 
+def is_ablation(experiment: str) -> bool:
+    """Ablations (``ablation_T``, ``ablation_val``, any ``ablation...``) vary T or validation rows per cell."""
+    return str(experiment).startswith(ABLATION_PREFIX)
+
+
+def reference_experiments(frame: pd.DataFrame) -> tuple[str, ...]:
+    """``main``, ``comparisons``, then every other experiment of ``frame`` that is not an ablation
+    (alphabetically): the experiments the main, comparisons and other tables and figures read, in
+    :func:`~fairbench.reports.collect.prefer_experiments` order. Any experiment name works."""
+    others = sorted({str(e) for e in frame["experiment"]} - set(MAIN_EXPERIMENTS))
+    return (*MAIN_EXPERIMENTS, *(e for e in others if not is_ablation(e)))
+
+
+def _main_methods_of(frame: pd.DataFrame, experiments: Sequence[str]) -> list[str]:
+    """The paper's methods and every method of a reference experiment other than ``comparisons``."""
+    own = frame["experiment"].isin([e for e in experiments if e != "comparisons"])
+    return main_methods(frame.loc[own, "method"])
+
+
 def _metrics_for(protocol: str) -> tuple[str, ...]:
     """Paper metrics; the standard protocol adds the score-based ROC-AUC (docs/protocols.md §1)."""
     return BASE_METRICS + (("score_auc",) if protocol != "paper" else ())
 
 
 def _subset(frame: pd.DataFrame, *, protocol: str | None = None, methods: Sequence[str] | None = None,
-            experiments: Sequence[str] = MAIN_EXPERIMENTS, what: str = "table") -> pd.DataFrame:
+            experiments: Sequence[str] | None = None, what: str = "table") -> pd.DataFrame:
+    experiments = reference_experiments(frame) if experiments is None else experiments
     sub = prefer_experiments(frame, experiments)
     if protocol is not None:
         sub = sub[sub["protocol"] == protocol]
@@ -77,11 +102,14 @@ def _seed_note(sub: pd.DataFrame) -> str:
 
 
 def _best_mask(values: pd.Series, higher: bool, digits: int = 3) -> pd.Series:
-    """True where the rounded mean is the best of its column (ties all bold)."""
+    """True where the rounded mean is the best of its column (ties all bold), only when at least two
+    values compete (NaN = not eligible) and one of them is worse: a lone row, or rows that all tie, are
+    never bold, so the worse value of a column is never bold."""
     rounded = values.round(digits)
-    if rounded.isna().all():
+    competing = rounded.dropna()
+    if competing.nunique() < 2:
         return pd.Series(False, index=values.index)
-    target = rounded.max() if higher else rounded.min()
+    target = competing.max() if higher else competing.min()
     return rounded == target
 
 
@@ -116,23 +144,38 @@ def _marked(label: str, found: tuple[int, int] | None) -> str:
     return f"{label} {DEGENERATE_MARK} {found[0]}/{found[1]}" if found else label
 
 
-def _ci_legend(summary: pd.DataFrame) -> str:
-    """What the intervals resampled; names the configurations with the seed-only bootstrap when mixed, and
-    says that score metrics resample seeds only."""
-    scores = (summary["ci_kind"] == CI_KINDS["scores"]).any()
+def _seed_only_rows(summary: pd.DataFrame) -> set[tuple[str, str]]:
+    """(setting, method) rows whose intervals resample seeds only, when the table mixes both kinds (when
+    every row is seed-only the legend says so once); score metrics (seeds only by nature) do not count."""
     kinds = summary[summary["ci_kind"] != CI_KINDS["scores"]].drop_duplicates(["setting", "method", "ci_kind"])
     seed_only = kinds[kinds["ci_kind"] == CI_KINDS["seeds"]]
-    head = "[95 % CI]: bootstrap percentile interval of the seed mean"
-    tail = (" Score AUC: seeds only (it ranks the scores; predictions.npz holds the hard labels)."
-            if scores else "")
-    if seed_only.empty:
-        return f"{head}, resampling seeds and test rows within (group, label) cells.{tail}"
-    if len(seed_only) == len(kinds):
-        return (f"{head}, resampling seeds only: the runs have no predictions.npz, so test-row noise is not "
-                f"included.{tail}")
-    names = ", ".join(f"{setting_label(r.setting)} {method_label(r.method)}" for r in seed_only.itertuples())
-    return (f"{head}, resampling seeds and test rows within (group, label) cells; seeds only (no predictions.npz, "
-            f"test-row noise not included) for: {names}.{tail}")
+    if seed_only.empty or len(seed_only) == len(kinds):
+        return set()
+    return set(zip(seed_only["setting"], seed_only["method"]))
+
+
+def _ci_legend(summary: pd.DataFrame) -> str:
+    """What the intervals hold (docs/protocols.md §4): a t-interval of the seed mean, plus the shared test
+    set's row variance where every seed scored one test set; when the kinds are mixed, the rows whose runs
+    lack predictions.npz carry :data:`SEED_ONLY_MARK` (one mark per row, not a list of configurations)."""
+    present = set(summary["ci_kind"])
+    parts = ["[95 % CI]: t-interval of the seed mean (n - 1 degrees of freedom)"]
+    if CI_KINDS["rows"] in present:
+        parts.append("where every seed scored one shared test set, the test set's row variance (a bootstrap "
+                     "of its rows within (group, label) cells, seeds fixed) is added to the seed variance")
+    if CI_KINDS["own"] in present:
+        parts.append("where each seed drew its own test set, the seed spread already holds the test-set "
+                     "noise and nothing is added")
+    kinds = summary[summary["ci_kind"] != CI_KINDS["scores"]].drop_duplicates(["setting", "method", "ci_kind"])
+    seed_only = kinds[kinds["ci_kind"] == CI_KINDS["seeds"]]
+    if not seed_only.empty:
+        who = "every row" if len(seed_only) == len(kinds) else f"{SEED_ONLY_MARK}"
+        parts.append(f"{who}: seeds only (the runs have no predictions.npz, so a shared test set's row noise "
+                     "is not included)")
+    text = "; ".join(parts) + "."
+    if CI_KINDS["scores"] in present:
+        text += " Score AUC: seeds only (it ranks the scores; predictions.npz holds the hard labels)."
+    return text
 
 
 def _degenerate_legend(flagged: pd.DataFrame) -> str:
@@ -159,6 +202,7 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
     if tests is not None and not tests.empty:
         sig = tests[tests["significant"]]
         marks = set(zip(sig["setting"], sig["method"], sig["metric"]))
+    seed_only = _seed_only_rows(summary)
     rows, records = [], []
     for setting in setting_order(flagged["setting"]):
         methods = method_order(flagged.loc[flagged["setting"] == setting, "method"])
@@ -170,7 +214,8 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
             n_deg = int(degenerate.loc[(setting, method), "n_degenerate"])
             n_runs = int(degenerate.loc[(setting, method), "n_runs"])
             label = method_label(method) + (f" {DEGENERATE_MARK} {n_deg}/{n_runs}" if n_deg else "")
-            row = [Cell(setting_label(setting)), Cell(label)]
+            label += f" {SEED_ONLY_MARK}" if (setting, method) in seed_only else ""
+            row = [Cell(setting_label(setting)), Cell(label), Cell(str(n_runs))]
             record: dict[str, object] = {"setting": setting, "method": method, "n_degenerate": n_deg,
                                          "n_runs": n_runs}
             for metric in metrics:
@@ -190,11 +235,13 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
             record["ci_kind"] = "; ".join(sorted(set(kinds)))
             rows.append(row)
             records.append(record)
-    header = ["Setting", "Method", *(metric_label(m) for m in metrics)]
+    header = ["Setting", "Method", "n", *(metric_label(m) for m in metrics)]
     legend = legend_head + [
+        "n: seeds (runs) of the row.",
         _ci_legend(summary),
         "Bold: best in its setting and column (highest AUC and Worst-gAUC, lowest Max-gAUCD), by the mean "
-        "rounded to 3 decimals, among methods without degenerate seeds.",
+        "rounded to 3 decimals, among methods without degenerate seeds; only where at least two such methods "
+        "compete and one is worse (a lone eligible row, or rows that all tie, are not bold).",
         _degenerate_legend(flagged),
     ]
     if tests is not None:
@@ -214,11 +261,13 @@ def _rule_note(selected: pd.DataFrame) -> str:
 
 
 def main_table(selected: pd.DataFrame, protocol: str, *, tests: pd.DataFrame | None = None,
-               experiments: Sequence[str] = MAIN_EXPERIMENTS, counts: Mapping[str, CellCounts] | None = None) -> Table:
-    """The paper's main table for ``protocol``: setting x the eight paper methods; Overall AUC,
+               experiments: Sequence[str] | None = None, counts: Mapping[str, CellCounts] | None = None) -> Table:
+    """The paper's main table for ``protocol``: setting x the paper's methods and every method of a
+    reference experiment other than ``comparisons`` (:func:`reference_experiments`); Overall AUC,
     Max-gAUCD, Worst-gAUC (and Score AUC outside the paper protocol) as the seed mean with its 95 %
     bootstrap interval. ``counts`` (run_dir -> cell counts) default to each run's predictions.npz."""
-    methods = main_methods(selected.loc[selected["experiment"] == "main", "method"])
+    experiments = reference_experiments(selected) if experiments is None else experiments
+    methods = _main_methods_of(selected, experiments)
     sub = _subset(selected, protocol=protocol, methods=methods, experiments=experiments, what="main table")
     if tests is not None:
         tests = tests[(tests["protocol"] == protocol) & tests["experiment"].isin(list(experiments))]
@@ -228,7 +277,7 @@ def main_table(selected: pd.DataFrame, protocol: str, *, tests: pd.DataFrame | N
 
 
 def comparisons_table(selected: pd.DataFrame, protocol: str | None = None, *,
-                      experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                      experiments: Sequence[str] | None = None,
                       counts: Mapping[str, CellCounts] | None = None) -> Table:
     """Every method present (aggregator x objective, Group DRO, Reweighing, the paper's methods) per
     setting; the standard protocol by default (else the only protocol present)."""
@@ -254,12 +303,14 @@ def _stage1_rows(frame: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNMENT_WINDOW,
-                    methods: Sequence[str] = META_METHODS, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+                    methods: Sequence[str] | None = None, experiments: Sequence[str] | None = None,
                     flagged: pd.DataFrame | None = None) -> Table:
     """Bargaining success in stage 1 (docs/method.md §4, §7): per setting and meta method, the mean over the
     first min(stage-1 epochs, ``window``) epochs of the alignment rate, the applied-weight alignment
     rate, the NBS solvable rate, its complement (failure rate) and the failed batches per epoch;
     mean ± std over seeds. Stage-1 epochs are T - 1 under the paper protocol and T otherwise."""
+    methods = meta_methods() if methods is None else methods
+    experiments = reference_experiments(frame) if experiments is None else experiments
     sub = _subset(frame, protocol=protocol, methods=methods, experiments=experiments, what="alignment table")
     rows_in = _stage1_rows(sub, window)
     degenerate = _degenerate_lookup(
@@ -287,10 +338,8 @@ def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNME
                 values = group[column] if column in group else pd.Series(dtype=float)
                 mean = float(values.mean()) if values.notna().any() else float("nan")
                 std = float(values.std(ddof=1)) if values.notna().sum() > 1 else float("nan")
-                low, high = (percentile_ci(seed_bootstrap(values.to_numpy(dtype=float),
-                                                          rng=key_rng(0, "alignment", protocol, setting, method,
-                                                                      column)))
-                             if values.notna().sum() > 1 else (float("nan"), float("nan")))
+                summary_of = describe(values.to_numpy(dtype=float))
+                low, high = summary_of["ci_low"], summary_of["ci_high"]
                 row.append(Cell(fmt_mean_ci(mean, low, high)))
                 record.update({f"{column}_mean": mean, f"{column}_std": std, f"{column}_ci_low": low,
                                f"{column}_ci_high": high})
@@ -313,7 +362,7 @@ def alignment_table(frame: pd.DataFrame, protocol: str, *, window: int = ALIGNME
 
 def _experiment_label(row: pd.Series) -> str:
     """``main``; ablations also name their T and validation rows per cell (k)."""
-    if row["experiment"] in MAIN_EXPERIMENTS:
+    if not is_ablation(row["experiment"]):
         return str(row["experiment"])
     T = "all" if row["bargain_epochs"] >= 1000 else str(int(row["bargain_epochs"]))  # T beyond any run length
     return f"{row['experiment']} (T={T}, k={int(row['val_per_cell'])})"
@@ -336,7 +385,7 @@ def paired_tests_table(tests: pd.DataFrame, *, flagged: pd.DataFrame | None = No
                                 f"({', '.join(f'{a}/{b}' for a, b in NBS_PAIRS.items())}) in one setting")
     order = {m: i for i, m in enumerate(NBS_PAIRS)}
     settings = {s: i for i, s in enumerate(setting_order(tests["setting"]))}
-    data = tests.assign(_e=tests["experiment"].map(lambda e: (e not in MAIN_EXPERIMENTS, e)),
+    data = tests.assign(_e=tests["experiment"].map(lambda e: (is_ablation(e), e not in MAIN_EXPERIMENTS, e)),
                         _s=tests["setting"].map(settings), _m=tests["method"].map(order))
     data = data.sort_values(["_e", "bargain_epochs", "val_per_cell", "protocol", "metric", "_s", "_m"])
     data = data.drop(columns=["_e", "_s", "_m"]).reset_index(drop=True)
@@ -346,7 +395,7 @@ def paired_tests_table(tests: pd.DataFrame, *, flagged: pd.DataFrame | None = No
         rows.append([Cell(_experiment_label(r)), Cell(str(r["protocol"])), Cell(metric_label(r["metric"])),
                      Cell(setting_label(r["setting"])),
                      Cell(_pair_label(r, degenerate)), Cell(str(int(r["n"]))),
-                     Cell("–" if np.isnan(r["mean_diff"]) else f"{r['mean_diff']:+.4f}"), Cell(fmt_p(r["p_value"])),
+                     Cell(fmt_signed(r["mean_diff"], 4)), Cell(fmt_p(r["p_value"])),
                      Cell(fmt_p(r["p_holm"]), bold=bool(r["significant"]),
                           mark=SIGNIFICANCE_MARK if r["significant"] else ""),
                      Cell(str(r["note"]))])
@@ -362,7 +411,7 @@ def paired_tests_table(tests: pd.DataFrame, *, flagged: pd.DataFrame | None = No
                  rows=rows, legend=legend, data=data, align="llllcccccl")
 
 
-def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] | None = None,
                     protocols: tuple[str, str] = ("paper", "standard"),
                     counts: Mapping[str, CellCounts] | None = None) -> Table:
     """The paper methods under both protocols side by side (docs/protocols.md): what the paper's choices change."""
@@ -375,10 +424,12 @@ def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN
     summary = bootstrap_summary(sub, BASE_METRICS, counts, by=("setting", "method", "protocol"))
     degenerate = degenerate_counts(sub, by=("setting", "method", "protocol")).set_index(["setting", "method",
                                                                                          "protocol"])
+    seed_only = _seed_only_rows(summary)
     rows, records = [], []
     for setting in setting_order(sub["setting"]):
         for method in method_order(sub.loc[sub["setting"] == setting, "method"]):
-            row = [Cell(setting_label(setting)), Cell(method_label(method))]
+            mark = f" {SEED_ONLY_MARK}" if (setting, method) in seed_only else ""
+            row = [Cell(setting_label(setting)), Cell(method_label(method) + mark)]
             record: dict[str, object] = {"setting": setting, "method": method}
             for metric in BASE_METRICS:
                 for protocol in protocols:
@@ -405,7 +456,7 @@ def protocols_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN
                  data=pd.DataFrame(records))
 
 
-def degenerate_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+def degenerate_table(selected: pd.DataFrame, *, experiments: Sequence[str] | None = None,
                      counts: Mapping[str, CellCounts] | None = None) -> Table:
     """Per (protocol, setting, method): runs, degenerate runs at the selected epoch, of which constant
     predictors and at-chance ones, and runs whose chance test could not run (no predictions.npz)."""
@@ -438,12 +489,16 @@ def degenerate_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAI
                  rows=rows, legend=legend, data=pd.DataFrame(records), align="lllccccc")
 
 
-def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] | None = None,
                       flagged: pd.DataFrame | None = None) -> Table:
     """P(NBS variant better than its one-stage counterpart) with 95 % bootstrap intervals, per setting and
     aggregated over settings (Agarwal et al. 2021), from :func:`~fairbench.reports.stats.improvement_probabilities`;
     with ``flagged`` each per-setting comparison names its degenerate seeds."""
-    data = poi[poi["experiment"].isin(list(experiments))] if "experiment" in poi else poi
+    if "experiment" in poi:
+        experiments = reference_experiments(poi) if experiments is None else experiments
+        data = poi[poi["experiment"].isin(list(experiments))]
+    else:
+        data = poi
     if data.empty:
         raise MissingInputError("no probability of improvement: need an NBS variant and its one-stage counterpart "
                                 f"({', '.join(f'{a}/{b}' for a, b in NBS_PAIRS.items())}) in one setting")
@@ -488,7 +543,7 @@ def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EX
                  rows=rows, legend=legend, data=data, align="llllcccl")
 
 
-def widths_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EXPERIMENTS,
+def widths_table(selected: pd.DataFrame, *, experiments: Sequence[str] | None = None,
                  counts: Mapping[str, CellCounts] | None = None) -> Table:
     """Interval widths with the first seeds and with all of them (:mod:`fairbench.reports.seed_count`)."""
     sub = _subset(selected, experiments=experiments, what="interval-width table")
@@ -499,7 +554,7 @@ def widths_table(selected: pd.DataFrame, *, experiments: Sequence[str] = MAIN_EX
 
 
 def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | None = None, test: str = "t",
-                 experiments: Sequence[str] = MAIN_EXPERIMENTS) -> list[Path]:
+                 experiments: Sequence[str] | None = None) -> list[Path]:
     """Select epochs, run the paired tests and write every table that the runs support to ``out_dir``.
 
     ``frame`` is :func:`~fairbench.reports.collect.collect_runs`'s output; ``selection=None`` uses each
@@ -510,6 +565,7 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
     """
     if frame.empty:
         raise ValueError("no runs: nothing to tabulate")
+    experiments = reference_experiments(frame) if experiments is None else experiments
     out = Path(out_dir)
     selected = select_epochs(frame, selection)
     counts = load_selected_counts(selected)
@@ -528,7 +584,7 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
             log.info("skipped %s: %s", label, error)
             return
         paths.extend(write_table(table, out))
-        written.append(f"{table.name}: {table.title}")
+        written.append(f"[{table.title}]({table.name}.md) ({table.name})")
 
     for protocol in sorted(selected["protocol"].unique()):
         attempt(f"main_{protocol}", lambda p=protocol: main_table(selected, p, tests=tests, experiments=experiments,

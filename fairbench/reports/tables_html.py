@@ -2,7 +2,7 @@
 pages, so that the Snakemake report shows them as tables rather than as files to download.
 
 Only the Markdown that the table writers produce is understood: ``#`` headings, pipe tables (header,
-``|---|`` rule, rows), ``**bold**``, `` `code` ``, ``- `` list items and paragraphs (a line ending in
+``|---|`` rule, rows), ``**bold**``, `` `code` ``, ``[links](page.md)`` to neighbouring files, ``- `` list items and paragraphs (a line ending in
 two spaces breaks the line). Everything else is shown as text, HTML-escaped.
 
 ``python -m fairbench.reports.tables_html --tables results/tables --out results/report/tables``
@@ -21,13 +21,17 @@ from fairbench.io import write_text_atomic
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
+#: ``[text](page.md)``: a link to a file next to the page (no scheme, no absolute path); .md becomes .html.
+_LINK = re.compile(r"\[([^\]]+)\]\(((?![a-z]+:|/)[\w./-]+?)(\.md)?\)")
 _RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _STYLE = """
 body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.8em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-space: nowrap; }
-th { background: #f0f0f0; } td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) { text-align: left; }
+th { background: #f0f0f0; white-space: normal; } td:first-child, td:nth-child(2), th:first-child, th:nth-child(2) { text-align: left; }
 tr:nth-child(even) td { background: #fafafa; }
+td.text { white-space: normal; min-width: 10em; max-width: 28em; text-align: left; }
+td.ci { white-space: normal; } td.ci span { white-space: nowrap; }
 p, li { max-width: 60em; color: #444; }
 """
 
@@ -36,7 +40,25 @@ def _inline(text: str) -> str:
     """Escape ``text`` and turn ``**bold**`` and `` `code` `` into HTML."""
     out = html.escape(text, quote=False)
     out = _BOLD.sub(r"<b>\1</b>", out)
+    out = _LINK.sub(lambda m: f'<a href="{m.group(2)}{".html" if m.group(3) else ""}">{m.group(1)}</a>', out)
     return _CODE.sub(r"<code>\1</code>", out)
+
+
+#: Prose cells (notes, comparisons) longer than this wrap, so that wide tables fit a 1400 px page.
+WRAP_AFTER = 20
+
+
+def _td(cell: str) -> str:
+    """A table cell. Long prose wraps (class ``text``); a "mean [interval]" may break before its interval
+    (class ``ci``), never inside a number, so the browser narrows a wide table before it overflows."""
+    letters = sum(ch.isalpha() for ch in cell)
+    if len(cell) > WRAP_AFTER and letters > sum(ch.isdigit() for ch in cell):
+        return f"<td class=\"text\">{_inline(cell)}</td>"
+    head, bracket, rest = cell.partition(" [")
+    if bracket and head:
+        return (f"<td class=\"ci\"><span>{_inline(head)}</span> "
+                f"<span>{_inline(bracket.strip() + rest)}</span></td>")
+    return f"<td>{_inline(cell)}</td>"
 
 
 def _cells(line: str) -> list[str]:
@@ -72,7 +94,7 @@ def markdown_to_html(text: str, title: str) -> str:
                 i += 1
             body.append("<table>\n<thead><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in header) + "</tr></thead>")
             body.append("<tbody>")
-            body += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows]
+            body += ["<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in rows]
             body.append("</tbody>\n</table>")
             continue
         heading = re.match(r"^(#{1,6})\s+(.*)$", stripped)

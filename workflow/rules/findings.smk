@@ -21,3 +21,24 @@ rule findings:
     shell:
         "fairbench report findings --collected {input.table:q} --out {output.page:q} --csv {output.data:q} "
         "--html {output.html:q} > {log:q} 2>&1"
+
+
+# The report's entry page: links every table page, every figure and the findings, and lists what the
+# runs could not support (open results/report/index.html in a browser).
+rule report_index:
+    input:
+        tables=rules.tables.output,
+        tables_html=rules.tables_html.output,
+        figures=rules.figures.output,
+        synthetic=rules.synthetic_figure.output,
+        findings=rules.findings.output.html,
+    output:
+        f"{RESULTS}/report/index.html",
+    log:
+        f"{RESULTS}/logs/report_index.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "python -m fairbench.reports.report_index --out {output:q} --tables {input.tables_html:q} "
+        "--tables-source {input.tables:q} --figures {input.figures:q} {input.synthetic:q} "
+        "--findings {input.findings:q} > {log:q} 2>&1"
