@@ -250,10 +250,25 @@ def test_cross_fitted_epoch_rule_selects_on_one_half_and_scores_the_other(tmp_pa
     from fairbench.reports.crossfit import cross_fitted_selection, half_of_rows
     from fairbench.runs.predictions import load_predictions
 
+    from fairbench.runs.predictions import save_predictions
+    from tests.test_reports_evidence_fixtures import predicted_metrics
+
+    rng = np.random.default_rng(7)
     for seed in range(2):
         for method in ("ltr", "nbs_ltr"):
-            path = write_predicted_run(tmp_path, method=method, seed=seed, epochs=4, accuracy=[0.6, 0.9, 0.7, 0.8])
+            path = write_predicted_run(tmp_path, method=method, seed=seed, epochs=4)
             _set_data(path, n_test=36, split="paper")
+            # the best epoch differs by half: the first on half A, the third on half B
+            p = load_predictions(path.parent / "predictions.npz")
+            in_a = half_of_rows(2 * p.group + p.y)
+            good = np.stack([np.where(in_a, 0.97, 0.55), np.full(36, 0.6), np.where(in_a, 0.55, 0.97),
+                             np.full(36, 0.6)])
+            labels = np.where(rng.random((4, 36)) < good, p.y, 1 - p.y)
+            save_predictions(path.parent / "predictions.npz", p.y, p.group, labels)
+            metrics = pd.read_csv(path.parent / "metrics.csv")
+            for column, values in predicted_metrics(p.y, p.group, labels).items():
+                metrics[column] = values
+            metrics.to_csv(path.parent / "metrics.csv", index=False)
     main = collect_runs(tmp_path)
     selected, counts, missing = cross_fitted_selection(main)
     assert missing == [] and len(selected) == 4 and set(counts) == set(selected["run_dir"])
@@ -269,6 +284,7 @@ def test_cross_fitted_epoch_rule_selects_on_one_half_and_scores_the_other(tmp_pa
             return int(np.argmax(curve))
 
         on_a, on_b = best(half), best(~half)
+        assert (on_a, on_b) == (0, 2)
         assert set(group["crossfit_epoch_a"]) == {on_a + 1} and set(group["crossfit_epoch_b"]) == {on_b + 1}
         for row in group.itertuples():
             p = preds[row.run_dir]
