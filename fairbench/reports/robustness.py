@@ -4,7 +4,9 @@ Simonsohn, Simmons and Nelson, Nature Human Behaviour 2020).
 Every claim under every protocol is judged under each combination of the defensible choices:
 
 - **epoch rule**: selected on the test set (``test_seed_mean``, the reference's), by validation loss
-  (``val_loss``), the last epoch (``last``);
+  (``val_loss``), the last epoch (``last``), cross-fitted on halves of the test set (``cross_fitted``,
+  :mod:`fairbench.reports.crossfit`; for a protocol only when every run of it has ``predictions.npz``,
+  else the table says it cannot be computed);
 - **statistic**: the probability of improvement (``poi``) or the paired difference (``diff``);
 - **degenerate runs**: kept (``in``) or left out (``out``).
 
@@ -14,6 +16,7 @@ Claims 3-5 are stage-1 training diagnostics: they depend on the degenerate choic
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,13 +24,14 @@ import pandas as pd
 
 from fairbench.reports.bootstrap import load_selected_counts
 from fairbench.reports.claims import STATISTICS, ClaimResult, measure_claims
+from fairbench.reports.crossfit import CROSS_FITTED, cross_fitted_selection
 from fairbench.reports.degenerate import flag_degenerate
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.verdicts import judge
 
 __all__ = ["EPOCH_RULES", "robustness_frame", "robustness_markdown", "specification_curve"]
 
-EPOCH_RULES: tuple[str, ...] = ("test_seed_mean", "val_loss", "last")
+EPOCH_RULES: tuple[str, ...] = ("test_seed_mean", "val_loss", "last", CROSS_FITTED)
 DEGENERATE_CHOICES: tuple[str, ...] = ("in", "out")
 SHORT = {"supported": "S", "contradicted": "C", "inconclusive": "I", "insufficient evidence": "–"}
 
@@ -59,28 +63,67 @@ def robustness_frame(main: pd.DataFrame, stage1: pd.DataFrame, protocols: Sequen
     interval and the verdict (Holm over the claims and protocols of that choice)."""
     rows = []
     for rule in EPOCH_RULES:
-        try:
-            selected = select_epochs(main, rule)
-        except ValueError as error:  # e.g. no validation loss recorded
-            rows.append({"epoch_rule": rule, "statistic": "", "degenerate": "", "protocol": "", "claim": 0,
-                         "verdict": f"not available: {error}"})
-            continue
-        counts = load_selected_counts(selected)
+        here = list(protocols)
+        if rule == CROSS_FITTED:
+            selected, counts, missing = cross_fitted_selection(main)
+            runs = main.drop_duplicates("run_dir")
+            lacking = runs[runs["run_dir"].isin(missing)]["protocol"].value_counts()
+            lacking = {p: int(lacking.get(p, 0)) for p in protocols}
+            for protocol in protocols:
+                if lacking[protocol]:
+                    total = int((runs["protocol"] == protocol).sum())
+                    rows.append({"epoch_rule": rule, "statistic": "", "degenerate": "", "protocol": protocol,
+                                 "claim": 0, "verdict": f"not available for the {protocol} protocol: "
+                                 f"{lacking[protocol]} of its {total} runs lack predictions.npz"})
+            here = [p for p in protocols if not lacking[p]]
+            if not here:
+                continue
+            selected = selected[selected["protocol"].isin(here)]
+        else:
+            try:
+                selected = select_epochs(main, rule)
+            except ValueError as error:  # e.g. no validation loss recorded
+                rows.append({"epoch_rule": rule, "statistic": "", "degenerate": "", "protocol": "", "claim": 0,
+                             "verdict": f"not available: {error}"})
+                continue
+            counts = load_selected_counts(selected)
         selected = flag_degenerate(selected, counts)
         for statistic in STATISTICS:
             for degenerate in DEGENERATE_CHOICES:
-                results = measure_all(main, stage1, protocols, rule=rule, statistic=statistic,
+                results = measure_all(main, stage1, here, rule=rule, statistic=statistic,
                                       exclude_degenerate=degenerate == "out", selected=selected, counts=counts,
                                       n_boot=n_boot, seed=seed)
                 verdicts = judge(results)
                 for (protocol, number), r in results.items():
+                    if number not in (1, 2, 6) and statistic != STATISTICS[0]:
+                        continue  # the stage-1 claims do not depend on the statistic: one row per choice
                     low, high = r.interval()
                     rows.append({"epoch_rule": rule, "statistic": r.statistic if number in (1, 2, 6) else "level",
                                  "degenerate": degenerate, "protocol": protocol, "claim": number,
                                  "name": r.name, "value": r.primary.point, "ci_low": low, "ci_high": high,
                                  "threshold": r.threshold, "higher": r.higher,
                                  "verdict": verdicts[(protocol, number)].verdict})
-    return pd.DataFrame(rows)
+    return _fill_unmeasured(pd.DataFrame(rows))
+
+
+def _fill_unmeasured(frame: pd.DataFrame) -> pd.DataFrame:
+    """A row for every (choice, protocol, claim) measured under some choice: where a choice leaves a claim
+    nothing to measure (e.g. every run of a pair degenerate and left out), its verdict is "insufficient
+    evidence" rather than a missing row."""
+    judged = frame[frame["claim"] > 0] if not frame.empty else frame
+    if judged.empty:
+        return frame
+    extra = []
+    for (protocol, number), here in judged.groupby(["protocol", "claim"]):
+        rules = judged.loc[judged["protocol"] == protocol, "epoch_rule"].unique()
+        statistics = STATISTICS if number in (1, 2, 6) else ("level",)
+        have = set(zip(here["epoch_rule"], here["statistic"], here["degenerate"]))
+        for choice in itertools.product(rules, statistics, DEGENERATE_CHOICES):
+            if choice not in have:
+                extra.append({"epoch_rule": choice[0], "statistic": choice[1], "degenerate": choice[2],
+                              "protocol": protocol, "claim": number, "name": "nothing left to measure",
+                              "verdict": "insufficient evidence"})
+    return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True) if extra else frame
 
 
 def robust(frame: pd.DataFrame, protocol: str, number: int) -> tuple[bool, str]:
@@ -110,8 +153,8 @@ def robustness_markdown(frame: pd.DataFrame, protocols: Sequence[str]) -> list[s
                      + " | ".join(SHORT.get(by.get(k, ""), "n/a") for k in cols) + " |")
     lines += ["", "S supported, C contradicted, I inconclusive, – insufficient evidence. Claims 3-5 (stage-1 "
               "diagnostics) do not depend on the epoch rule or the statistic."]
-    for rule in frame.loc[frame["claim"] == 0, "epoch_rule"]:
-        lines.append(f"Epoch rule {rule}: {frame.loc[frame['epoch_rule'] == rule, 'verdict'].iloc[0]}.")
+    for row in frame[frame["claim"] == 0].itertuples():
+        lines.append(f"Epoch rule {row.epoch_rule}: {row.verdict}.")
     return lines
 
 
