@@ -10,11 +10,12 @@
 Degenerate cases give NaN with a ``note`` instead of a warning: fewer than two paired seeds, and
 differences with zero variance (identical results, or a constant shift that no test can judge).
 
-Bootstrap (:mod:`fairbench.reports.bootstrap`): :func:`bootstrap_summary` gives every (configuration,
-metric) a 95 % percentile interval of the seed mean that resamples seeds and test rows within (group,
-label) cells (seeds only for runs without ``predictions.npz``, and for metrics that are not functions of
-the cell counts, such as the score AUC); :func:`improvement_probabilities` gives P(NBS variant better
-than its one-stage counterpart) per setting and aggregated over settings (stratified bootstrap).
+Intervals: :func:`bootstrap_summary` gives every (configuration, metric) the 95 % t-interval of the seed
+mean, with the shared test set's row variance (a bootstrap of its rows within (group, label) cells, the
+seeds fixed) added where every seed scored one test set; where each seed drew its own test set the seed
+spread already holds that noise (docs/protocols.md §4). :func:`improvement_probabilities` gives P(NBS
+variant better than its one-stage counterpart) per setting and aggregated over settings, with a
+stratified bootstrap percentile interval over seeds (and the shared test set's rows where there is one).
 """
 
 from __future__ import annotations

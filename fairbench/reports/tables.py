@@ -528,9 +528,10 @@ def improvement_table(poi: pd.DataFrame, *, experiments: Sequence[str] | None = 
               "counting 1/2 (Agarwal et al., NeurIPS 2021); 0.5 = no difference. 'all' rows average over settings "
               "(and over the three pairs), with a stratified bootstrap (seeds resampled within each setting).",
               "[95 % CI]: bootstrap percentile interval; seeds are resampled jointly for the two methods of a pair "
-              "(same seed = same split and initial weights); test rows within (group, label) cells where both have "
-              "predictions.npz (resampled independently per run, which errs towards wider intervals). Bold: the "
-              "interval excludes 0.5.",
+              "(same seed = same split and initial weights); where every run of the pair scored one shared test "
+              "set (and has predictions.npz), its rows are resampled within (group, label) cells too, with one "
+              "draw for both methods; where each seed drew its own test set, the seed spread already holds that "
+              "noise. Bold: the interval excludes 0.5.",
               "Relative change of the seed means: (NBS - one-stage) / one-stage, sign flipped for Max-gAUCD, so "
               "positive = NBS better.",
               "n: seeds both methods ran (minimum over settings for 'all' rows)."]
