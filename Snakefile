@@ -34,6 +34,8 @@ def parallel_jobs():
 # The seeds without a record, in chunks of at most seeds_per_job seeds (one job, one process each).
 CHUNKS = plan_chunks(((job, seeds_to_train(job, f"{RESULTS}/runs", PLAN.statuses())) for job in JOBS),
                      config.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB), parallel_jobs())
+replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
+CONFIGFILES = [str(c) for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]
 if workflow.is_main_process:
     # A chunk's marker says its seeds were trained; one of them lacks a record now (deleted since), so
     # the marker is stale: remove it, and the chunk trains again.
@@ -41,9 +43,7 @@ if workflow.is_main_process:
         if os.path.exists(chunk.marker(RESULTS)):
             os.remove(chunk.marker(RESULTS))
     # What was found and what will be trained, before Snakemake lists the jobs.
-    replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
-    print(start_message(PLAN, RESULTS, [c for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]),
-          file=sys.stderr)
+    print(start_message(PLAN, RESULTS, CONFIGFILES), file=sys.stderr)
 
 report: "workflow/report/workflow.rst"
 
@@ -98,8 +98,10 @@ rule all:
 
 
 onsuccess:
-    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=True), file=sys.stderr)
+    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=True, configfiles=CONFIGFILES),
+          file=sys.stderr)
 
 
 onerror:
-    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=False), file=sys.stderr)
+    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=False, configfiles=CONFIGFILES),
+          file=sys.stderr)

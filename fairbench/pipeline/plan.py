@@ -147,15 +147,24 @@ def trained_since(plan_runs: Iterable[str], since: float) -> int:
     return count
 
 
-def end_message(plan: Plan, results_dir: str, trained: int, ok: bool) -> str:
-    """What this invocation did and where to look (printed when the workflow ends)."""
+def end_message(plan: Plan, results_dir: str, trained: int, ok: bool, configfiles: Sequence[str] = ()) -> str:
+    """What this invocation did and where to look (printed when the workflow ends); the report command
+    names the configuration files of this invocation."""
     head = "finished" if ok else "stopped with errors (see above)"
     return "\n".join([
         f"fairbench: {head}; {trained:,} runs trained by this invocation, {plan.runs:,} runs in the configuration",
         f"  tables: {results_dir}/tables (index.md lists them, failed_runs.csv the failed runs), "
         f"figures: {results_dir}/figures",
-        "  HTML report: snakemake --report report.html",
+        f"  HTML report: {report_command(configfiles)}",
     ])
+
+
+def report_command(configfiles: Sequence[str], default: str = "config/config.yaml") -> str:
+    """``snakemake --report report.html`` with the configuration files of this invocation."""
+    others = [str(c) for c in configfiles if not str(c).endswith(default)]
+    files = "".join(f" --configfile {shlex.quote(c)}" for c in others)
+    replace = " --replace-workflow-config" if others and len(others) == len(configfiles) else ""
+    return f"snakemake --report report.html{files}{replace}"
 
 
 class _MissingMetadataOnce(logging.Filter):
