@@ -188,3 +188,18 @@ class _Recorder:
 
     def summary(self, *args, **kwargs) -> None:
         return None
+
+
+def test_a_seed_trained_after_others_in_one_process_equals_the_seed_trained_alone(tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    monkeypatch.setattr(runs, "load_run_data", lambda spec, prepared_dir=None: synthetic_split())
+    monkeypatch.setattr(runs.RunSpec, "resolve", classmethod(
+        lambda cls, setting, method, seed, protocol, overrides=None: cls(setting, method, seed, get_protocol(protocol),
+                                                                         HP)))
+    common = ["train", "--setting", "titanic-sex", "--method", "nbs_ltr", "--protocol", "standard", "--no-progress"]
+    assert main([*common, "--seeds", "0,1", "--out", str(tmp_path / "chunk" / "seed{seed}")]) == 0
+    assert main([*common, "--seed", "1", "--out", str(tmp_path / "alone")]) == 0
+    chunk, alone = (pd.read_csv(folder / "metrics.csv") for folder in (tmp_path / "chunk" / "seed1", tmp_path / "alone"))
+    timings = [c for c in chunk if "seconds" in c]
+    pd.testing.assert_frame_equal(chunk.drop(columns=timings), alone.drop(columns=timings), check_exact=True)
