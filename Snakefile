@@ -2,9 +2,11 @@
 #   snakemake --cores all                                   # the full benchmark (config/config.yaml)
 #   snakemake --cores all --configfile config/quick.yaml    # a small end-to-end version
 #   snakemake --cores all --config results_dir=rerun        # every run trained again into a fresh folder
+import os
 import sys
 import time
 
+from fairbench.pipeline.chunks import DEFAULT_SEEDS_PER_JOB, plan_chunks, seeds_to_train
 from fairbench.pipeline.config import ConfigError, check_config, export_tracking_settings
 from fairbench.pipeline.plan import (end_message, say_missing_metadata_once, stale_message, start_message, survey,
                                     trained_since)
@@ -18,11 +20,30 @@ STARTED = time.time()
 PLAN = survey(JOBS, f"{RESULTS}/runs", config)
 if PLAN.stale:
     raise ConfigError(stale_message(PLAN, RESULTS))
+
+def parallel_jobs():
+    """How many training jobs run at once: --cores over the threads of a job, or --jobs on a cluster."""
+    try:
+        cores = workflow._cores
+    except Exception:  # no --cores given (a cluster executor)
+        cores = None
+    slots = cores if isinstance(cores, int) else getattr(workflow.resource_settings, "nodes", None)
+    return max(1, int(slots or 1) // (config.get("threads_per_job", 1) if isinstance(cores, int) else 1))
+
+
+# The seeds without a record, in chunks of at most seeds_per_job seeds (one job, one process each).
+CHUNKS = plan_chunks(((job, seeds_to_train(job, f"{RESULTS}/runs", PLAN.statuses())) for job in JOBS),
+                     config.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB), parallel_jobs())
+replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
+CONFIGFILES = [str(c) for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]
 if workflow.is_main_process:
+    # A chunk's marker says its seeds were trained; one of them lacks a record now (deleted since), so
+    # the marker is stale: remove it, and the chunk trains again.
+    for chunk in CHUNKS:
+        if os.path.exists(chunk.marker(RESULTS)):
+            os.remove(chunk.marker(RESULTS))
     # What was found and what will be trained, before Snakemake lists the jobs.
-    replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
-    print(start_message(PLAN, RESULTS, [c for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]),
-          file=sys.stderr)
+    print(start_message(PLAN, RESULTS, CONFIGFILES), file=sys.stderr)
 
 report: "workflow/report/workflow.rst"
 
@@ -63,13 +84,13 @@ rule check_runs:
         "python -m fairbench.pipeline.plan check --tables {input.tables:q} --out {output.status:q} > {log:q} 2>&1"
 
 
-# The default target: every run is an input of its own (a rule without output requires its inputs, so a
-# missing or deleted run is trained even when the tables exist), then the check above and the
-# findings. The message replaces Snakemake's listing of the inputs (thousands of paths on one line).
+# The default target: every run is an input of its own, as its record or its chunk's marker (a rule
+# without output requires its inputs, so a missing or deleted run is trained even when the tables
+# exist), then the check above and the findings. The message replaces Snakemake's listing of the inputs (thousands of paths on one line).
 rule all:
     default_target: True
     input:
-        runs=run_files(JOBS, "run.json"),
+        runs=run_inputs(),
         check=rules.check_runs.output,
         findings=rules.findings.output,
         report_index=rules.report_index.output,
@@ -78,8 +99,10 @@ rule all:
 
 
 onsuccess:
-    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=True), file=sys.stderr)
+    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=True, configfiles=CONFIGFILES),
+          file=sys.stderr)
 
 
 onerror:
-    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=False), file=sys.stderr)
+    print(end_message(PLAN, RESULTS, trained_since(PLAN.folders(), STARTED), ok=False, configfiles=CONFIGFILES),
+          file=sys.stderr)

@@ -64,8 +64,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite a finished run")
     p.add_argument("--wandb-mode", default=None, choices=["online", "offline", "disabled"],
                    help="default: $WANDB_MODE, else offline")
-    p.add_argument("--wandb-dir", default=None, help="where offline wandb runs are stored")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--wandb-dir", default=None,
+                   help="folder below which wandb keeps its files (DIR/wandb/offline-run-*; default: the run folder)")
+    p.add_argument("--wandb-name", default=None, metavar="NAME",
+                   help="wandb run name, may contain {seed} (default: PROTOCOL/SETTING/METHOD/seedN)")
+    p.add_argument("--wandb-group", default=None, metavar="GROUP",
+                   help="wandb group: the seeds of one configuration (default: PROTOCOL/SETTING/METHOD)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="with --seeds: a seed that fails gets a failure record (run.json, status failed) and "
+                        "the next seed trains; exit status 1 at the end when any failed")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar (one summary line per run)")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|auto",
                    help="where to train: cpu (default), cuda (or cuda:N; an error without a GPU) or auto "
                         "(cuda when present); README 'Run on a GPU'")
@@ -87,9 +95,10 @@ def _hp_help(field: dataclasses.Field) -> str:
 
 def _run_train(args: argparse.Namespace) -> int:
     """Check everything that can be checked (hyper-parameters, protocol options, output folders, wandb
-    login) before the first run trains; then train the seeds one after the other."""
+    login) before the first run trains; then train the seeds one after the other in this process, each
+    seed's record written as it finishes (``--keep-going``: a failed seed does not stop the others)."""
     from fairbench.training.device import resolve_device
-    from fairbench.runs.execute import RunSpec, check_out_dir, execute
+    from fairbench.runs.execute import RunSpec, check_out_dir, execute, record_failed_run, summary_line
     from fairbench.training.step import NonFiniteLossError
 
     device = resolve_device(args.device)
@@ -106,15 +115,32 @@ def _run_train(args: argparse.Namespace) -> int:
     for out in outs:
         check_out_dir(out, force=args.force)
     check_wandb_mode(args.wandb_mode)
+    failed = 0
     for spec, out in zip(specs, outs):
         try:
             execute(spec, out, prepared_dir=args.prepared, force=args.force,
                     wandb_mode=args.wandb_mode, wandb_dir=args.wandb_dir, progress=not args.no_progress,
-                    device=device)
+                    device=device, wandb_name=_per_seed(args.wandb_name, spec.seed),
+                    wandb_group=args.wandb_group)
         except NonFiniteLossError as error:
             print(f"fairbench train: run failed: {error}", file=sys.stderr)
-            return 1
-    return 0
+            if not args.keep_going:
+                return 1
+            failed += 1
+            continue
+        except Exception as error:  # --keep-going: this seed's error in its own record, the others go on
+            if not args.keep_going:
+                raise
+            record_failed_run(spec, out, error)
+            print(f"fairbench train: run failed: {out}: {type(error).__name__}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        print(summary_line(out), flush=True)
+    return 1 if failed else 0
+
+
+def _per_seed(template: str | None, seed: int) -> str | None:
+    return None if template is None else template.replace("{seed}", str(seed))
 
 
 def _parse_seeds(text: str) -> list[int]:

@@ -352,14 +352,14 @@ def test_a_val_per_cell_ablation_under_the_paper_protocol_is_refused_by_the_conf
         check_config(config)
 
 
-def test_the_pipeline_failure_record_removes_every_file_of_an_earlier_run(tmp_path) -> None:
+def test_the_pipeline_failure_record_removes_every_file_of_an_unfinished_run(tmp_path) -> None:
     from fairbench.pipeline.plan import record_failure
 
     run = tmp_path / "seed0"
     run.mkdir()
     for name in ("metrics.csv", "predictions.npz"):
-        (run / name).write_text("an earlier run's")
-    (run / "run.json").write_text(json.dumps({"status": "complete", "config": {}}))
+        (run / name).write_text("an unfinished attempt's")
+    (run / "run.json").write_text(json.dumps({"status": "running", "config": {}}))
     (tmp_path / "log").write_text("fairbench train: error: run folder x is a file\n")
     record_failure(run, setting="titanic-sex", method="erm", seed=0, protocol="standard", overrides={},
                    exit_status=2, log=tmp_path / "log")

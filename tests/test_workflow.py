@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from fairbench.pipeline.chunks import DEFAULT_SEEDS_PER_JOB, plan_chunks
 from fairbench.pipeline.config import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def test_tables_hold_numbers_from_the_runs(quick_run) -> None:
     # Recompute one cell from the run files: standard protocol selects, per seed, the epoch with the
     # lowest validation meta loss; the table shows the mean over seeds.
     values = []
-    for seed in (0, 1):
+    for seed in yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())["seeds"]:
         frame = pd.read_csv(results / "runs" / "main" / "standard" / "titanic-sex" / "nbs_ltr" / "default"
                             / f"seed{seed}" / "metrics.csv")
         values.append(frame.loc[frame["val_meta_loss"].idxmin(), "auc"])
@@ -100,17 +101,17 @@ def test_deleting_one_run_reruns_only_that_run(quick_run) -> None:
 
 def test_more_seeds_train_only_the_new_runs(quick_run) -> None:
     results, env = quick_run
-    plan = _snakemake(results, "-n", "--quiet", "rules", env=env, config=("seeds=[0,1,2]",))
+    plan = _snakemake(results, "-n", "--quiet", "rules", env=env, config=("seeds=[0,1,2,3]",))
     assert plan.returncode == 0, plan.stderr[-2000:]
     counts = _job_counts(plan)
     jobs = check_config(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text()))
-    assert int(counts["train"]) == len(jobs)  # one new run (seed 2) per configuration, nothing retrained
+    assert int(counts["train"]) == len(jobs)  # one new run (seed 3) per configuration, nothing retrained
     assert f"to train now: {len(jobs):,} runs" in plan.stderr
 
 
 def test_output_is_legible(quick_run) -> None:
     results, env = quick_run
-    plan = _snakemake(results, "-n", env=env, config=("seeds=[0,1,2]",))
+    plan = _snakemake(results, "-n", env=env, config=("seeds=[0,1,2,3]",))
     lines = (plan.stdout + plan.stderr).splitlines()
     assert max(len(line) for line in lines) < 400, max(lines, key=len)[:300]
     assert any(line.startswith("fairbench: ") and "runs" in line for line in lines)
@@ -142,7 +143,10 @@ def test_default_grid_dry_run_lists_every_job(quick_run) -> None:
     assert "Using workflow specific profile profiles/default" in done.stdout + done.stderr
     counts = _job_counts(done)
     jobs = check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
-    assert int(counts["train"]) == sum(len(job.seeds) for job in jobs)  # one job per run
+    # one job per chunk of at most 10 seeds of a configuration, smaller where that fills --cores all
+    chunks = plan_chunks([(job, job.seeds) for job in jobs], DEFAULT_SEEDS_PER_JOB,
+                         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    assert int(counts["train"]) == len(chunks) < sum(len(job.seeds) for job in jobs)
 
 
 def test_html_report_is_self_contained(quick_run, tmp_path) -> None:

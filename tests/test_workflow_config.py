@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,21 @@ def test_end_check_lists_failed_runs_and_fails(tmp_path, capsys) -> None:
 def test_train_job_folder() -> None:
     job = TrainJob("main", "paper", "titanic-sex", "erm", "default", (0, 1))
     assert job.run_folder(1) == "main/paper/titanic-sex/erm/default/seed1"
+
+
+def test_the_config_header_examples_work_against_the_committed_runs() -> None:
+    """Each `--config` example in config/config.yaml's header is accepted over the committed results:
+    no finished run of other hyper-parameters in the results folder it names."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "config" / "config.yaml").read_text()
+    examples = [line.split("--config", 1)[1].split("#")[0] for line in text.splitlines()
+                if line.startswith("#") and "--config" in line]
+    assert len(examples) >= 2
+    for example in examples:
+        config = yaml.safe_load(text)
+        for item in shlex.split(example):
+            key, _, value = item.partition("=")
+            config[key] = yaml.safe_load(value)
+        jobs = check_config(config)
+        plan = survey(jobs, root / config["results_dir"] / "runs", config)
+        assert not plan.stale, (example, stale_message(plan, config["results_dir"]))

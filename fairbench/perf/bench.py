@@ -8,6 +8,8 @@ Then how the meta step (hypergradients alone, and a whole NBS+LtR stage-1 step) 
 with the number of (group, label) cells K = 4, 10, 20 (``--cells``), on synthetic data of the same shape
 (B = 512, 100 features, 3 validation rows per cell; K = 20 is 10 groups).
 ``--breakdown`` also times each part of a step alone (dropout draws, forward, backward, look-ahead, ...).
+``--population SETTING`` instead times whole runs: job-seconds per run of a configuration's seeds
+trained one process per seed and one process for all seeds (``fairbench/perf/population.py``).
 """
 
 from __future__ import annotations
@@ -242,12 +244,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "fairbench/perf/bench_device.py); without it, a machine with a GPU gets that table after "
                         "the usual one")
     p.add_argument("--model", default=None, help="with --device: time this model (default: the setting's)")
+    pop = p.add_argument_group("population mode: whole runs, one process per seed against one for all seeds")
+    pop.add_argument("--population", default=None, metavar="SETTING",
+                     help="instead: job-seconds per run of SETTING's seeds (e.g. titanic-sex)")
+    pop.add_argument("--method", default="nbs_ltr", help="with --population: the method (default nbs_ltr)")
+    pop.add_argument("--protocol", default="standard", choices=["paper", "standard"])
+    pop.add_argument("--seeds", type=int, default=5, help="with --population: seeds 0..N-1 (default 5)")
+    pop.add_argument("--epochs", type=int, default=5, help="with --population: epochs per run (default 5)")
     p.set_defaults(func=_run)
 
 
 def check_counts(args: argparse.Namespace) -> None:
     """One-line errors for counts that cannot time anything (``--repeats 0``, ``--threads 0``, ...)."""
-    for name, minimum in (("repeats", 1), ("warmup", 0), ("reference_repeats", 1), ("threads", 1)):
+    for name, minimum in (("repeats", 1), ("warmup", 0), ("reference_repeats", 1), ("threads", 1), ("seeds", 1),
+                          ("epochs", 1)):
         value = getattr(args, name)
         if value < minimum:
             raise ValueError(f"--{name.replace('_', '-')} must be at least {minimum} (got {value})")
@@ -269,6 +279,14 @@ def _run(args: argparse.Namespace) -> int:
     check_counts(args)
     cells = parse_cells(args.cells)
     torch.set_num_threads(args.threads)
+    if args.population is not None:
+        from fairbench.perf import population
+
+        seeds = list(range(args.seeds))
+        timings = population.measure(args.population, args.method, seeds, protocol=args.protocol,
+                                     epochs=args.epochs, prepared_dir=args.prepared)
+        print(population.report(args.population, args.method, args.protocol, args.epochs, timings))
+        return 0
     if args.device is not None:
         return _run_device(args)
     results = {s: bench_setting(s, prepared_dir=args.prepared, repeats=args.repeats, warmup=args.warmup,

@@ -28,6 +28,9 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 ALL_EPOCHS = 1_000_000
 #: ``"0-24"``: the seeds 0 to 24 (both included).
 SEED_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+#: An experiment's name becomes a folder of ``<results_dir>/runs``: letters, digits, ``_``, ``-`` and ``.``
+#: (not first), at most 64 characters; the same pattern is in the schema.
+EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Characters that a Snakemake file pattern cannot hold (they would be read as wildcards).
 _PATH_FORBIDDEN = ("{", "}")
 
@@ -240,6 +243,16 @@ def _check_path(value: Any, key: str) -> None:
                           "wildcard; choose a folder name without braces")
 
 
+def check_experiment_names(experiments: Any) -> None:
+    """Every experiment name is a plain folder name (:data:`EXPERIMENT_NAME`): ``..``, ``a/b``, a newline
+    or a brace would put runs outside ``runs/`` or break Snakemake's file patterns."""
+    for name in experiments if isinstance(experiments, dict) else ():
+        if not isinstance(name, str) or not EXPERIMENT_NAME.match(name):
+            raise ConfigError(f"config key 'experiments': experiment name {str(name)!r} is not a plain folder name; "
+                              "use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit "
+                              "(e.g. mine or ablation_lr)")
+
+
 def check_config(config: dict[str, Any]) -> list[TrainJob]:
     """Coerce (in place) and validate ``config`` (schema, then names of settings, methods, overrides and
     seeds); return the job grid, one :class:`TrainJob` per (experiment, protocol, setting, method, variant)."""
@@ -249,6 +262,7 @@ def check_config(config: dict[str, Any]) -> list[TrainJob]:
     from fairbench.registry import available_methods
 
     coerce_config(config)
+    check_experiment_names(config.get("experiments"))
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(config), key=lambda e: list(e.path))
     if errors:
         lines = [_describe(e) for e in errors[:5]]

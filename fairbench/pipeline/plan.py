@@ -1,12 +1,15 @@
 """Run records as the pipeline sees them: which configured runs already have a record, the failure
 record of a run whose training command failed, and the end-of-pipeline check.
 
-A training job of the pipeline always ends with a ``run.json`` (``fairbench.runs.execute`` writes it, with
-status ``failed`` on a NaN loss; :func:`record_failure` writes one for any other failure), so one
-failed run never deletes its own record nor stops the tables and figures of the others. The last rule
-(:func:`check`) then lists the failed runs with their errors and exits non-zero.
+A training job of the pipeline (a chunk of a configuration's seeds: ``fairbench.pipeline.chunks``) ends
+with a ``run.json`` for each of its seeds (``fairbench.runs.execute`` writes it as the seed finishes,
+with status ``failed`` on an error; :func:`finish_chunk` writes one for a seed left without), so one
+failed run never deletes another's record nor stops the tables and figures of the others; a job that
+was killed (:func:`killing_signal`) leaves its unfinished seeds without a record, for the next
+invocation to train. The last rule (:func:`check`) lists the failed runs with their errors and exits
+non-zero.
 
-``python -m fairbench.pipeline.plan record-failure|check ...`` is called by ``workflow/rules/``.
+``python -m fairbench.pipeline.plan finish-chunk|note-lacking|check ...`` is called by ``workflow/rules/``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import shlex
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +72,10 @@ class Plan:
 
     def count(self, status: str) -> int:
         return len(self.by_status.get(status, []))
+
+    def statuses(self) -> dict[str, str]:
+        """Every configured run's folder -> its status."""
+        return {folder: status for status, folders in self.by_status.items() for folder in folders}
 
     def folders(self) -> list[str]:
         """Every configured run's folder."""
@@ -139,15 +147,24 @@ def trained_since(plan_runs: Iterable[str], since: float) -> int:
     return count
 
 
-def end_message(plan: Plan, results_dir: str, trained: int, ok: bool) -> str:
-    """What this invocation did and where to look (printed when the workflow ends)."""
+def end_message(plan: Plan, results_dir: str, trained: int, ok: bool, configfiles: Sequence[str] = ()) -> str:
+    """What this invocation did and where to look (printed when the workflow ends); the report command
+    names the configuration files of this invocation."""
     head = "finished" if ok else "stopped with errors (see above)"
     return "\n".join([
         f"fairbench: {head}; {trained:,} runs trained by this invocation, {plan.runs:,} runs in the configuration",
         f"  tables: {results_dir}/tables (index.md lists them, failed_runs.csv the failed runs), "
         f"figures: {results_dir}/figures",
-        "  HTML report: snakemake --report report.html",
+        f"  HTML report: {report_command(configfiles)}",
     ])
+
+
+def report_command(configfiles: Sequence[str], default: str = "config/config.yaml") -> str:
+    """``snakemake --report report.html`` with the configuration files of this invocation."""
+    others = [str(c) for c in configfiles if not str(c).endswith(default)]
+    files = "".join(f" --configfile {shlex.quote(c)}" for c in others)
+    replace = " --replace-workflow-config" if others and len(others) == len(configfiles) else ""
+    return f"snakemake --report report.html{files}{replace}"
 
 
 class _MissingMetadataOnce(logging.Filter):
@@ -185,25 +202,37 @@ def _last_line(log: Path | None) -> str:
     return lines[-1] if lines else ""
 
 
+def killing_signal(exit_status: int) -> signal.Signals | None:
+    """The signal that ended a command whose shell exit status is ``exit_status`` (128 + the signal's
+    number: 143 is SIGTERM, 137 SIGKILL, which is also what an out-of-memory kill sends), else None."""
+    if exit_status <= 128:
+        return None
+    try:
+        return signal.Signals(exit_status - 128)
+    except ValueError:
+        return None
+
+
 def record_failure(run_dir: str | Path, *, setting: str, method: str, seed: int, protocol: str,
                    overrides: dict[str, Any], exit_status: int, log: str | Path | None = None) -> Path:
-    """Make sure a run whose training command exited with ``exit_status`` has a failure record.
+    """Make sure a run whose training command exited with ``exit_status`` has a record.
 
-    A record that the training command wrote itself (status ``failed`` and its error, e.g. a NaN loss)
-    is kept; otherwise ``run.json`` gets status ``failed``, the error (the last line of the job's log:
-    the one-line error of ``fairbench train`` or a traceback's last line) and the run's configuration.
-    The files an earlier run left beside its record (``metrics.csv``, ``predictions.npz``:
-    :data:`fairbench.runs.execute.RUN_OUTPUTS`) are removed: a failed run never shows older numbers.
+    A record that the training command wrote itself is kept: a complete run (another seed of the same
+    job may have failed after it) and a failure record with its error (e.g. a NaN loss). Otherwise
+    ``run.json`` gets status ``failed``, the error (the last line of the job's log: the one-line error
+    of ``fairbench train`` or a traceback's last line) and the run's configuration, and the files an
+    unfinished earlier attempt left beside it (:data:`fairbench.runs.execute.RUN_OUTPUTS`) are removed.
+    A complete run is never touched.
     """
     from fairbench.runs.execute import RUN_OUTPUTS
 
     out = Path(run_dir)
+    run_json = out / RUN_FILE
+    if run_status(run_json) in ("complete", "failed"):
+        return run_json
     out.mkdir(parents=True, exist_ok=True)
     for name in RUN_OUTPUTS:
         (out / name).unlink(missing_ok=True)
-    run_json = out / RUN_FILE
-    if run_status(run_json) == "failed":
-        return run_json
     error = _last_line(Path(log) if log else None) or "no error message"
     config: dict[str, Any] = {"setting": setting, "method": method, "seed": seed,
                               "protocol": {"name": protocol}, "hparams": dict(overrides)}
@@ -218,6 +247,76 @@ def record_failure(run_dir: str | Path, *, setting: str, method: str, seed: int,
               "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     write_json_atomic(run_json, record)
     return run_json
+
+
+KILLED_MESSAGE = ("the training command was killed by {signal} (exit status {status}{why}); the runs it "
+                  "finished are kept, the others ({missing}) get no failure record and the next invocation "
+                  "trains them again")
+
+
+def finish_chunk(out_template: str, seeds: Sequence[int], *, marker: str | Path, setting: str, method: str,
+                 protocol: str, overrides: dict[str, Any], exit_status: int, log: str | Path | None = None) -> int:
+    """End of one training job (a chunk of seeds of one configuration, ``fairbench.pipeline.chunks``).
+
+    After a normal exit, every seed without a record gets a failure record (:func:`record_failure`) and
+    the chunk's ``marker`` lists each seed's status; returns 0, so that a failed seed costs the others
+    nothing (the last rule reports it). After a kill (SIGTERM, an out-of-memory SIGKILL, ...) the
+    signal is named, no failure record is written and no marker: returns 1, so that Snakemake marks
+    the job failed and the next invocation trains the seeds that have no record.
+    """
+    folders = {int(seed): Path(out_template.replace("{seed}", str(seed))) for seed in seeds}
+    killer = killing_signal(exit_status)
+    if killer is not None:
+        missing = [seed for seed, folder in folders.items()
+                   if run_status(folder / RUN_FILE) not in ("complete", "failed")]
+        why = "; an out-of-memory kill looks like this" if killer == signal.SIGKILL else ""
+        print("fairbench: " + KILLED_MESSAGE.format(signal=killer.name, status=exit_status, why=why,
+                                                     missing=", ".join(f"seed {s}" for s in missing) or "none"))
+        return 1
+    statuses = {}
+    for seed, folder in folders.items():
+        record_failure(folder, setting=setting, method=method, seed=seed, protocol=protocol,
+                       overrides=overrides, exit_status=exit_status, log=log)
+        statuses[str(seed)] = run_status(folder / RUN_FILE)
+    write_json_atomic(Path(marker), {"seeds": statuses, "exit_status": exit_status,
+                                     "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Report steps that have nothing to show
+
+#: The exit status of a ``fairbench`` command that stopped with a one-line error about its input
+#: (``fairbench.cli``); a traceback exits 1.
+INPUT_ERROR_STATUS = 2
+NOT_BUILT = "Not built from these runs: {reason}"
+
+
+def note_lacking_outputs(exit_status: int, log: str | Path, *, folders: Sequence[str | Path] = (),
+                         markdown: Sequence[str | Path] = (), html: Sequence[str | Path] = (),
+                         csv: Sequence[str | Path] = ()) -> int:
+    """A report step whose command refused its input (exit status :data:`INPUT_ERROR_STATUS`, e.g. the
+    runs of an experiment of one's own support none of the paper's figures) writes its outputs as a
+    note that says what the runs lack, so that the pipeline goes on to the other pages; returns 0. Any
+    other failure (a bug: a traceback) is passed on as the step's exit status."""
+    if exit_status != INPUT_ERROR_STATUS:
+        return exit_status
+    line = _last_line(Path(log))
+    reason = line.split("error: ", 1)[1] if "error: " in line else line or "no error message"
+    note = NOT_BUILT.format(reason=reason)
+    print(f"fairbench: {note}")
+    for folder in folders:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(folder) / "NOT_BUILT.md", note + "\n")
+    for page in markdown:
+        write_text_atomic(Path(page), f"# {Path(page).stem.title()}\n\n{note}\n")
+    for page in html:
+        import html as html_lib
+
+        write_text_atomic(Path(page), f"<!DOCTYPE html><html><body><p>{html_lib.escape(note)}</p></body></html>\n")
+    for table in csv:
+        write_text_atomic(Path(table), "")
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -254,30 +353,37 @@ def check(tables_dir: str | Path, out: str | Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``record-failure`` and ``check`` for the pipeline's rules."""
+    """``finish-chunk``, ``note-lacking`` and ``check`` for the pipeline's rules."""
     parser = argparse.ArgumentParser(prog="python -m fairbench.pipeline.plan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("record-failure", help="write a failure record for a run whose training failed")
-    p.add_argument("--run", required=True, help="the run folder")
+    p = sub.add_parser("finish-chunk", help="end of a training job: failure records, the chunk's marker")
+    p.add_argument("--out", required=True, help="the run folders, with {seed}")
+    p.add_argument("--seeds", required=True, help="the chunk's seeds, comma-separated")
+    p.add_argument("--marker", required=True, help="the chunk's marker file")
     p.add_argument("--exit-status", type=int, required=True)
     p.add_argument("--log", default=None)
     p.add_argument("--setting", required=True)
     p.add_argument("--method", required=True)
-    p.add_argument("--seed", type=int, required=True)
     p.add_argument("--protocol", required=True)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p = sub.add_parser("note-lacking", help="a report step's outputs as a note when its runs lack what it needs")
+    p.add_argument("--exit-status", type=int, required=True)
+    p.add_argument("--log", required=True)
+    for kind in ("folder", "markdown", "html", "csv"):
+        p.add_argument(f"--{kind}", action="append", default=[])
     p = sub.add_parser("check", help="exit 1 when any run failed, listing them")
     p.add_argument("--tables", required=True, help="folder written by `fairbench report tables`")
     p.add_argument("--out", required=True, help="status file written when every run is complete")
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args.tables, args.out)
+    if args.command == "note-lacking":
+        return note_lacking_outputs(args.exit_status, args.log, folders=args.folder, markdown=args.markdown,
+                                    html=args.html, csv=args.csv)
     overrides = dict(parse_override(text) for text in args.set)
-    path = record_failure(args.run, setting=args.setting, method=args.method, seed=args.seed,
-                          protocol=args.protocol, overrides=overrides, exit_status=args.exit_status, log=args.log)
-    print(f"recorded the failed run in {path}")
-    return 0
-
+    return finish_chunk(args.out, [int(s) for s in args.seeds.split(",")], marker=args.marker, setting=args.setting,
+                        method=args.method, protocol=args.protocol, overrides=overrides,
+                        exit_status=args.exit_status, log=args.log)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -106,10 +106,13 @@ def load_run_data(spec: RunSpec, prepared_dir: str | Path | None = None) -> Spli
 
 def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | None = None, force: bool = False,
             wandb_mode: str | None = None, wandb_dir: str | Path | None = None, progress: bool = True,
-            device: torch.device | str = "cpu") -> Path:
+            device: torch.device | str = "cpu", wandb_name: str | None = None,
+            wandb_group: str | None = None) -> Path:
     """Train one run on ``device`` (``cpu``, ``cuda``, ``cuda:N`` or ``auto``) and write
     ``out_dir/metrics.csv``, ``predictions.npz`` and ``run.json`` (with the model, the device and the
-    initial weights' fingerprint); returns ``out_dir``.
+    initial weights' fingerprint); returns ``out_dir``. The wandb run (:class:`Tracker`) is named
+    ``wandb_name`` and grouped under ``wandb_group`` (default: :func:`tracking_names`); its files go
+    below ``wandb_dir`` (default: ``out_dir``), never into the current folder.
 
     The folder is checked before any work (:func:`check_out_dir`). A non-finite loss writes ``run.json``
     with ``status: failed`` and the error, removes the files of :data:`RUN_OUTPUTS` (an earlier run's
@@ -134,9 +137,10 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
         "diagnostics": {"pareto_tolerance_ulps": PARETO_ULPS},
     }
     start = time.perf_counter()
-    tracker = Tracker(name=f"{spec.protocol.name}-{spec.setting}-{spec.method}-s{spec.seed}",
-                      group=f"{spec.setting}/{spec.method}", job_type="train", tags=[spec.protocol.name],
-                      config=spec.to_dict(), mode=wandb_mode, directory=wandb_dir)
+    name, group = tracking_names(spec)
+    tracker = Tracker(name=wandb_name or name, group=wandb_group or group, job_type="train",
+                      tags=[spec.protocol.name, spec.setting, spec.method], config=spec.to_dict(), mode=wandb_mode,
+                      directory=wandb_dir if wandb_dir is not None else out)
     try:
         with tracker:
             trace = train(data, method, spec.hparams, spec.protocol, spec.seed, progress=progress, device=device,
@@ -162,6 +166,47 @@ def execute(spec: RunSpec, out_dir: str | Path, *, prepared_dir: str | Path | No
     except OSError as error:
         raise OutputError(WRITE_FAILED_MESSAGE.format(path=out, reason=error.strerror or error)) from None
     return out
+
+
+def tracking_names(spec: RunSpec) -> tuple[str, str]:
+    """Default wandb run name and group of a run trained outside the pipeline: the run's protocol,
+    setting, method and seed, and the configuration without the seed (the pipeline passes its run
+    folder instead, which also names the experiment and the variant)."""
+    group = f"{spec.protocol.name}/{spec.setting}/{spec.method}"
+    return f"{group}/seed{spec.seed}", group
+
+
+def summary_line(out: str | Path) -> str:
+    """One line for a finished run: its folder, status, epochs and the metrics at the epoch of lowest
+    validation meta loss (the standard protocol's per-run selection, docs/protocols.md §3)."""
+    record = json.loads((Path(out) / RUN_FILE).read_text())
+    if record.get("status") != "complete":
+        return f"{out}: {record.get('status')}: {record.get('error', '')}"
+    chosen = record["summary"]["val_selected_epoch"]
+    metrics = ", ".join(f"{key} {chosen[key]:.4f}" for key in ("auc", "worst_group_auc", "group_auc_gap", "tpr_gap")
+                        if key in chosen)
+    return (f"{out}: complete, {record['epochs']} epochs in {record['wall_seconds']:.1f} s; "
+            f"validation-selected epoch {int(chosen['epoch'])}: {metrics}")
+
+
+def record_failed_run(spec: RunSpec, out_dir: str | Path, error: BaseException) -> Path:
+    """A failure record (status ``failed``, the error in one line) for a run that raised before it
+    finished; a record the run wrote itself (a NaN loss) and a complete run are kept. Returns the
+    ``run.json``."""
+    out = Path(out_dir)
+    run_file = out / RUN_FILE
+    try:
+        status = json.loads(run_file.read_text()).get("status") if run_file.is_file() else None
+    except (json.JSONDecodeError, OSError, AttributeError):
+        status = None
+    if status in ("complete", "failed"):
+        return run_file
+    out.mkdir(parents=True, exist_ok=True)
+    message = (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+    _record_failure(out, {"config": spec.to_dict(), "versions": versions(), "status": "failed",
+                          "error": message, "error_type": type(error).__name__,
+                          "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    return run_file
 
 
 def check_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:

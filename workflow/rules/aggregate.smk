@@ -6,13 +6,14 @@ import hashlib
 
 rule aggregate_runs:
     input:
-        runs=run_files(JOBS, "run.json"),
+        runs=run_inputs(),
     output:
         table=f"{RESULTS}/aggregate/runs.parquet",
     message:
         "collect the {params.n} run records into {output.table}"
     params:
-        n=lambda wc, input: len(input.runs),
+        n=len(run_files(JOBS, "run.json")),
+        runs=run_files(JOBS, "run.json"),
         # which runs are collected: a change of the configuration's run list reruns this rule
         runs_digest=hashlib.sha256("\n".join(run_files(JOBS, "run.json")).encode()).hexdigest()[:16],
     log:
@@ -20,5 +21,5 @@ rule aggregate_runs:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report collect --runs {input.runs:q} --out {output.table:q} > {log:q} 2>&1"
+        "fairbench report collect --runs {params.runs:q} --out {output.table:q} > {log:q} 2>&1"
 

@@ -4,16 +4,13 @@ import shlex
 # Shared helpers: which runs exist, and where their files go. Every path handed to a shell command is
 # quoted ({...:q} in the commands, shlex.quote here), so a results folder may contain spaces.
 from fairbench.data.registry import get_setting
+from fairbench.pipeline.chunks import parse_seeds_tag
 from fairbench.pipeline.config import job_hyperparams
 
 
 wildcard_constraints:
-    experiment=r"[^/]+",
-    protocol=r"[^/]+",
-    setting=r"[^/]+",
-    method=r"[^/]+",
-    variant=r"[^/]+",
-    seed=r"\d+",
+    run=r"(?:[^/]+/){4}[^/]+",  # experiment/protocol/setting/method/variant: one configuration's folder
+    seeds=r"\d+(?:-\d+)?(?:_\d+(?:-\d+)?)*",  # a chunk's seeds (fairbench.pipeline.chunks.seeds_tag)
 
 
 def run_folder(job, seed):
@@ -25,17 +22,24 @@ def run_files(jobs, name):
     return [f"{run_folder(job, seed)}/{name}" for job in jobs for seed in job.seeds]
 
 
-def jobs_of(experiment):
-    return [job for job in JOBS if job.experiment == experiment]
+def run_inputs():
+    """What the tables wait for: the record of every run kept from earlier invocations, and the marker
+    of every chunk trained now (its job writes each of its seeds' records)."""
+    training = {run_folder(chunk.job, seed) for chunk in CHUNKS for seed in chunk.seeds}
+    kept = [f"{run_folder(job, seed)}/run.json" for job in JOBS for seed in job.seeds
+            if run_folder(job, seed) not in training]
+    return kept + [chunk.marker(RESULTS) for chunk in CHUNKS]
 
 
-def find_job(wildcards):
-    for job in JOBS:
-        if (job.experiment, job.protocol, job.setting, job.method, job.variant) == (
-            wildcards.experiment, wildcards.protocol, wildcards.setting, wildcards.method, wildcards.variant
-        ):
-            return job
-    raise ValueError(f"no such run in the configuration: {dict(wildcards)}")
+JOB_BY_FOLDER = {job.folder: job for job in JOBS}
+
+
+def job_of(wildcards):
+    """The configuration of a chunk's {run} wildcard."""
+    try:
+        return JOB_BY_FOLDER[wildcards.run]
+    except KeyError:
+        raise ValueError(f"no such configuration: {wildcards.run}") from None
 
 
 def dataset_of(setting):
@@ -59,19 +63,16 @@ def wandb_mode_option():
 
 
 def train_overrides(wildcards):
-    hp = job_hyperparams(find_job(wildcards), config)
+    hp = job_hyperparams(job_of(wildcards), config)
     return " ".join(shlex.quote(f"--set={key}={value}") for key, value in hp.to_dict().items() if key != "threads")
 
 
 def prepared_inputs(wildcards):
-    """The prepared setting, for a run that has no record yet. A run with a record does not depend on
-    it, so that preparing a setting again (on a fresh clone, or for new seeds) never retrains the
+    """The prepared setting of a chunk (whose seeds have no record yet). A run with a record is no
+    job's output, so preparing a setting again (on a fresh clone, or for new seeds) never retrains the
     finished runs; the configuration check refuses records of other hyper-parameters."""
-    run = f"{RESULTS}/runs/{wildcards.experiment}/{wildcards.protocol}/{wildcards.setting}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}/run.json"
-    if os.path.exists(run):
-        return {}
-    return {"prepared": f"{RESULTS}/prepared/{wildcards.setting}.parquet",
-            "meta": f"{RESULTS}/prepared/{wildcards.setting}.json"}
+    setting = job_of(wildcards).setting
+    return {"prepared": f"{RESULTS}/prepared/{setting}.parquet", "meta": f"{RESULTS}/prepared/{setting}.json"}
 
 
 EXPERIMENTS = sorted({job.experiment for job in JOBS})

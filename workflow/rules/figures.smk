@@ -1,5 +1,7 @@
 # Figures (PNG + PDF): learning curves with seed bands, bargaining success, trade-offs, ablations,
 # and the synthetic two-group figure.
+# Runs that support none of them (an experiment of one's own, any method set) get a note saying what
+# they lack instead (fairbench.pipeline.plan note-lacking), and the pipeline goes on.
 
 
 rule figures:
@@ -20,7 +22,8 @@ rule figures:
     conda:
         "../../environment.yml"
     shell:
-        "fairbench report figures --collected {input.table:q} --out {output:q} > {log:q} 2>&1"
+        "status=0; fairbench report figures --collected {input.table:q} --out {output:q} > {log:q} 2>&1 || status=$?; "
+        "python -m fairbench.pipeline.plan note-lacking --exit-status $status --log {log:q} --folder {output:q} >> {log:q}"
 
 
 rule synthetic_figure:
@@ -49,7 +52,7 @@ rule log_report_to_wandb:
         record=f"{RESULTS}/aggregate/wandb_report.json",
     params:
         wandb=wandb_mode_option(),
-        wandb_dir=lambda wc, output: os.path.join(os.path.dirname(os.path.dirname(output.record)), "wandb"),
+        wandb_dir=RESULTS,  # wandb keeps its files in <results_dir>/wandb (offline runs: wandb/offline-run-*)
     log:
         f"{RESULTS}/logs/wandb_report.log",
     conda:
