@@ -1,6 +1,6 @@
 # fairbench: raw data -> prepared datasets -> training runs -> tables, figures and report.
 #   snakemake --cores all                                   # the full benchmark (config/config.yaml)
-#   snakemake --cores all --configfile config/quick.yaml    # a small end-to-end version
+#   snakemake --cores all --configfile config/quick.yaml --replace-workflow-config   # a small end-to-end version
 #   snakemake --cores all --config results_dir=rerun        # every run trained again into a fresh folder
 import os
 import sys
