@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from fairbench.pipeline.chunks import DEFAULT_SEEDS_PER_JOB, plan_chunks, seeds_to_train
+from fairbench.pipeline.chunks import DEFAULT_SEEDS_PER_JOB, parallel_jobs, plan_chunks, seeds_to_train
 from fairbench.pipeline.config import ConfigError, check_config, export_tracking_settings
 from fairbench.pipeline.plan import (end_message, say_missing_metadata_once, stale_message, start_message, survey,
                                     trained_since)
@@ -21,19 +21,12 @@ PLAN = survey(JOBS, f"{RESULTS}/runs", config)
 if PLAN.stale:
     raise ConfigError(stale_message(PLAN, RESULTS))
 
-def parallel_jobs():
-    """How many training jobs run at once: --cores over the threads of a job, or --jobs on a cluster."""
-    try:
-        cores = workflow._cores
-    except Exception:  # no --cores given (a cluster executor)
-        cores = None
-    slots = cores if isinstance(cores, int) else getattr(workflow.resource_settings, "nodes", None)
-    return max(1, int(slots or 1) // (config.get("threads_per_job", 1) if isinstance(cores, int) else 1))
-
-
 # The seeds without a record, in chunks of at most seeds_per_job seeds (one job, one process each).
+# How many run at once: --cores over the threads of a job, or --jobs (nodes) on a cluster.
 CHUNKS = plan_chunks(((job, seeds_to_train(job, f"{RESULTS}/runs", PLAN.statuses())) for job in JOBS),
-                     config.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB), parallel_jobs())
+                     config.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB),
+                     parallel_jobs(getattr(workflow, "_cores", None), getattr(workflow.resource_settings, "nodes", None),
+                                   config.get("threads_per_job", 1)))
 replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
 CONFIGFILES = [str(c) for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]
 if workflow.is_main_process:

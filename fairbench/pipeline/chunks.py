@@ -110,6 +110,14 @@ def split_evenly(seeds: Sequence[int], size: int) -> list[tuple[int, ...]]:
     return out
 
 
+def parallel_jobs(cores: object, nodes: object, threads_per_job: int) -> int:
+    """How many training jobs run at once: ``--cores`` over the threads of a job, or ``--jobs`` (``nodes``)
+    on a cluster executor, which gives no cores; at least 1."""
+    if isinstance(cores, int):
+        return max(1, cores // max(threads_per_job, 1))
+    return max(1, int(nodes)) if isinstance(nodes, int) else 1
+
+
 def plan_chunks(missing: Iterable[tuple[TrainJob, tuple[int, ...]]], seeds_per_job: int,
                 parallel_jobs: int = 1) -> list[Chunk]:
     """Chunks of the missing seeds of each configuration: at most ``seeds_per_job`` seeds each, and

@@ -26,6 +26,7 @@ from fairbench.reports.bootstrap import load_selected_counts
 from fairbench.reports.claims import STATISTICS, ClaimResult, measure_claims
 from fairbench.reports.crossfit import CROSS_FITTED, cross_fitted_selection
 from fairbench.reports.degenerate import flag_degenerate
+from fairbench.reports.figures import save_figure
 from fairbench.reports.selection import select_epochs
 from fairbench.reports.verdicts import judge
 
@@ -197,11 +198,11 @@ def specification_curve(frame: pd.DataFrame, protocols: Sequence[str], out: str 
             ax.set_title(f"claim {number}, {protocol}", fontsize=8)
             ax.tick_params(axis="y", labelsize=6)
     fig.supylabel("statistic - threshold (claimed side up)", fontsize=8)
-    fig.tight_layout()
-    from fairbench.io import write_with_atomic
-
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in colours.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
+               title="markers: the statistic under one analysis choice (epoch rule/statistic/degenerate runs), "
+                     "bars: its 95 % interval, colour: that choice's verdict", title_fontsize=7)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_with_atomic(out, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out.with_suffix(""))[0]

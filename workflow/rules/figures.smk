@@ -52,7 +52,7 @@ rule log_report_to_wandb:
         record=f"{RESULTS}/aggregate/wandb_report.json",
     params:
         wandb=wandb_mode_option(),
-        wandb_dir=RESULTS,  # wandb keeps its files in <results_dir>/wandb (offline runs: wandb/offline-run-*)
+        wandb_dir=lambda wildcards: RESULTS,  # wandb keeps its files in <results_dir>/wandb (offline runs: wandb/offline-run-*)
     log:
         f"{RESULTS}/logs/wandb_report.log",
     conda:

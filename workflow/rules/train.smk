@@ -25,7 +25,7 @@ rule train:
         protocol=lambda wc: job_of(wc).protocol,
         overrides=train_overrides,
         wandb=wandb_mode_option(),
-        wandb_dir=RESULTS,
+        wandb_dir=lambda wildcards: RESULTS,  # wandb keeps its files in <results_dir>/wandb
         wandb_name=lambda wc: f"{wc.run}/seed{{seed}}",
         wandb_group=lambda wc: wc.run,
         prepared=f"{RESULTS}/prepared",
