@@ -46,6 +46,9 @@ HP_HELP: dict[str, str] = {
     "hypergradient_backend": "how per-cell hypergradients are computed (factorised = the MLP's fast path)",
     "threads": "torch CPU threads of the run",
     "model": f"classifier by name: {'|'.join(MODEL_NAMES)} (mlp for tabular settings)",
+    "fair_lambda": "weight lambda of the gap regularisers' penalty and of the adversary (diffdp, diffeopp, "
+                   "diffeodd, adv_debias)",
+    "fairgrad_alpha": "FairGrad's alpha (1 = proportional fairness, the Nash weighting)",
 }
 
 

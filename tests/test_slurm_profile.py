@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SLURM_PROFILE = ROOT / "workflow" / "profiles" / "slurm" / "config.yaml"
 LOCAL_RULES = {"fetch_dataset", "aggregate_runs", "tables", "tables_html", "figures", "synthetic_figure",
-               "log_report_to_wandb", "findings", "check_runs"}
+               "log_report_to_wandb", "findings", "report_index", "check_runs"}
 
 
 def test_workflow_profile_does_not_override_the_slurm_profile(monkeypatch, capsys) -> None:
