@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("list, fetch and prepare the benchmark datasets", "fairbench.data.cli"),
     "train": ("train one (setting, method, seed, protocol) run", "fairbench.cli"),
     "methods": ("list the valid method names", "fairbench.cli"),
-    "bench": ("time training steps (ratios to ERM)", "fairbench.perf.bench"),
+    "bench": ("time training steps (ratios to ERM)", "fairbench.perf.bench_cli"),
     "scale": ("training cost against the number of rows (subsamples of one setting)", "fairbench.perf.scale"),
     "report": ("tables and figures from finished runs", "fairbench.reports.cli"),
 }

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from fairbench.perf.bench import cell_scaling, parse_cells, scaling_report
+from fairbench.perf.bench import cell_scaling, scaling_report
+from fairbench.perf.bench_cli import parse_cells
 
 
 def test_scaling_table_times_every_k() -> None:

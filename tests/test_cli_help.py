@@ -34,7 +34,7 @@ def _help_imports(argv: list[str]) -> tuple[str, list[str]]:
     (["--help"], set()), (["train", "--help"], set()), (["methods", "--help"], set()),
     # the report commands build their parsers from the modules that check run records (pandas, and the
     # data layer's name pattern); no torch either way
-    (["scale", "--help"], set()), (["report", "--help"], {"pandas", "fairbench.data"}),
+    (["scale", "--help"], set()), (["bench", "--help"], set()), (["report", "--help"], {"pandas", "fairbench.data"}),
 ])
 def test_help_imports_no_torch(argv: list[str], allowed: set[str]) -> None:
     text, imported = _help_imports(argv)
