@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -213,6 +214,11 @@ def test_a_single_point_draws_no_curve_and_write_figures_draws_the_sweep(tmp_pat
     figures.tradeoff_figure(select_epochs(collect_runs(root)), "adult-sex", "standard", tmp_path / "one")
     assert _sweep_lines(figs[-1]) == {}
     assert "lambda sweep" not in figs[-1]._suptitle.get_text()
+    fig, ax = plt.subplots()
+    one = pd.DataFrame({"method": ["diffdp"], "fair_lambda": [1.0], "auc": [0.8], "gap": [0.1], "chosen": [True]})
+    figures._sweep_curves(ax, one, ["diffdp"])
+    assert not ax.get_lines() and not ax.texts  # one point is no curve
+    plt.close(fig)
     figures.write_figures(runs, tmp_path / "all")
     tradeoff = [f for f in figs[1:] if "AUC vs disparity" in f._suptitle.get_text()]
     assert len(tradeoff) == 1 and set(_sweep_lines(tradeoff[0])) == {"sweep:diffdp"}
@@ -223,3 +229,13 @@ def test_a_sweep_without_its_criterion_is_a_clear_error(selected: pd.DataFrame) 
     broken.loc[(broken["method"] == "diffdp") & (broken["fair_lambda"] == 1.0), "val_worst_group_auc"] = np.nan
     with pytest.raises(ValueError, match=r"lambda sweep of standard adult-sex diffdp: .*lambda=1\.0"):
         find_sweeps(broken, reference_experiments(broken))
+
+
+def test_the_regularisers_display_labels_come_from_their_classes() -> None:
+    from baselines.adversarial import AdversarialDebiasing
+    from baselines.diffdp import DiffDP
+    from fairbench.reports.labels import method_label
+
+    assert [method_label(m) for m in ("diffdp", "diffeopp", "diffeodd", "adv_debias")] == [
+        "DiffDP", "DiffEopp", "DiffEodd", "Adv. debiasing"]
+    assert method_label("diffdp") == DiffDP.label and method_label("adv_debias") == AdversarialDebiasing.label
