@@ -52,6 +52,7 @@ class AdversarialDebiasing(Method):
     """ERM's weights plus the reversed adversary loss; the adversary has its own parameters and optimiser."""
 
     name = "adv_debias"
+    label = "Adv. debiasing"
     penalises_logits = True
 
     def __init__(self, lam: float, lr: float) -> None:

@@ -14,6 +14,7 @@ class DiffDP(GapRegulariser):
     """Training loss + lambda * demographic-parity gap of the scores."""
 
     name = "diffdp"
+    label = "DiffDP"
 
     def gap(self, score: Tensor, y: Tensor, group: Tensor) -> Tensor:
         return score_gap(score, group)

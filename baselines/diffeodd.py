@@ -15,6 +15,7 @@ class DiffEodd(GapRegulariser):
     """Training loss + lambda * equalised-odds gap of the scores."""
 
     name = "diffeodd"
+    label = "DiffEodd"
 
     def gap(self, score: Tensor, y: Tensor, group: Tensor) -> Tensor:
         return score_gap(score, group, y == 1) + score_gap(score, group, y == 0)

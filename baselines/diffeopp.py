@@ -15,6 +15,7 @@ class DiffEopp(GapRegulariser):
     """Training loss + lambda * equal-opportunity gap of the scores."""
 
     name = "diffeopp"
+    label = "DiffEopp"
 
     def gap(self, score: Tensor, y: Tensor, group: Tensor) -> Tensor:
         return score_gap(score, group, y == 1)

@@ -5,6 +5,7 @@ the bargains over training-loss gradients), one-stage meta objectives, and every
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from baselines.adversarial import AdversarialDebiasing
 from baselines.diffdp import DiffDP
@@ -38,15 +39,27 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "meta_gdro": MetaGroupDRO,
 }
 
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline's builder and the class it builds, whose ``label`` names it in the reports."""
+
+    method_class: type[Method]
+    build: Callable[[HyperParams], Method]
+
+    def __call__(self, hp: HyperParams) -> Method:
+        return self.build(hp)
+
+
 BASELINES: dict[str, Callable[[HyperParams], Method]] = {
     "erm": lambda hp: ERM(),
     "dro": lambda hp: DRO(hp.dro_fraction),
     "group_dro": lambda hp: GroupDRO(hp.group_dro_step_size),
     "reweighing": lambda hp: Reweighing(),
-    "diffdp": lambda hp: DiffDP(hp.fair_lambda),
-    "diffeopp": lambda hp: DiffEopp(hp.fair_lambda),
-    "diffeodd": lambda hp: DiffEodd(hp.fair_lambda),
-    "adv_debias": lambda hp: AdversarialDebiasing(hp.fair_lambda, hp.lr),
+    "diffdp": Baseline(DiffDP, lambda hp: DiffDP(hp.fair_lambda)),
+    "diffeopp": Baseline(DiffEopp, lambda hp: DiffEopp(hp.fair_lambda)),
+    "diffeodd": Baseline(DiffEodd, lambda hp: DiffEodd(hp.fair_lambda)),
+    "adv_debias": Baseline(AdversarialDebiasing, lambda hp: AdversarialDebiasing(hp.fair_lambda, hp.lr)),
     "nash_mtl": lambda hp: TrainingGradientBargaining("nash_mtl", NashMTL()),
     "fairgrad": lambda hp: TrainingGradientBargaining("fairgrad", FairGrad(hp.fairgrad_alpha)),
 }

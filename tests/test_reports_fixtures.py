@@ -71,10 +71,10 @@ def write_run(root: Path, *, setting: str = "adult-sex", method: str = "erm", se
               protocol: str = "paper", epochs: int = 8, bargain_epochs: int = 4, val_per_cell: int = 3,
               status: str = "complete", experiment_dir: str | None = "main", effect: float = 0.0,
               noise: float = 0.01, overrides: Mapping[str, Sequence[float]] | None = None,
-              write_metrics: bool = True) -> Path:
+              write_metrics: bool = True, fair_lambda: float = 1.0) -> Path:
     """Write one run folder and return its run.json path: the workflow's layout
     ``<experiment>/<protocol>/<setting>/<method>/<variant>/seed<k>``, or one flat folder when
-    ``experiment_dir`` is None."""
+    ``experiment_dir`` is None. Every record holds ``fair_lambda`` (the regularisers' weight), as real runs do."""
     variant = f"T{bargain_epochs}-k{val_per_cell}"
     if experiment_dir is None:
         folder = Path(root) / f"{protocol}-{setting}-{method}-{variant}-seed{seed}"
@@ -82,7 +82,7 @@ def write_run(root: Path, *, setting: str = "adult-sex", method: str = "erm", se
         folder = Path(root) / experiment_dir / protocol / setting / method / variant / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     hparams = {"lr": 1e-3, "dropout": 0.2, "batch_size": 512, "epochs": epochs, "bargain_epochs": bargain_epochs,
-               "val_per_cell": val_per_cell}
+               "val_per_cell": val_per_cell, "fair_lambda": fair_lambda}
     record = {"status": status, "config": {"setting": setting, "method": method, "seed": seed,
                                            "protocol": PROTOCOLS[protocol].to_dict(), "hparams": hparams},
               "wall_seconds": 1.0, "steps": epochs * 10, "data": {"groups": list(GROUPS), "cells": list(CELLS)}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -60,7 +61,7 @@ DUPLICATE_MESSAGE = ("two runs with the same configuration in experiment {experi
 #: Configuration columns added to every metrics row (``run_dir`` identifies the run).
 CONFIG_COLUMNS: tuple[str, ...] = (
     "experiment", "protocol", "setting", "method", "seed", "bargain_epochs", "stage1_epochs",
-    "val_per_cell", "epochs", "epoch_selection", "headline_auc", "run_dir",
+    "val_per_cell", "epochs", "epoch_selection", "headline_auc", "fair_lambda", "run_dir",
 )
 
 #: Columns that identify one configuration up to the seed.
@@ -151,6 +152,9 @@ def _check_fields(run_json: Path, record: dict[str, Any]) -> None:
         value = config.get("hparams", {}).get(key, 0)
         if record.get("status") == "complete" and (not isinstance(value, int) or isinstance(value, bool)):
             raise bad(f"config.hparams.{key}", value, "an integer")
+    fair_lambda = config.get("hparams", {}).get("fair_lambda", 0.0)
+    if record.get("status") == "complete" and not _is_lambda(fair_lambda):
+        raise bad("config.hparams.fair_lambda", fair_lambda, "a finite number >= 0")
     for key in ("epoch_selection", "headline_auc"):
         if not isinstance(protocol.get(key, ""), str):
             raise bad(f"config.protocol.{key}", protocol[key], "a string")
@@ -159,6 +163,12 @@ def _check_fields(run_json: Path, record: dict[str, Any]) -> None:
     for key in ("data", "versions"):
         if not isinstance(record.get(key, {}), dict):
             raise bad(key, record[key], "an object")
+
+
+def _is_lambda(value: object) -> bool:
+    """A regulariser weight: a finite real number >= 0 (not a bool)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= 0)
 
 
 def _integer(value: object, default: int) -> int:
@@ -179,6 +189,8 @@ def _config_row(run_json: Path, record: dict[str, Any], experiment: str | None) 
         "val_per_cell": _integer(hp.get("val_per_cell"), -1), "epochs": epochs,
         "epoch_selection": protocol.get("epoch_selection", "val_loss"),
         "headline_auc": protocol.get("headline_auc", "hard"),
+        # every run records fair_lambda (most methods ignore it); NaN for records that predate it
+        "fair_lambda": float(hp["fair_lambda"]) if _is_lambda(hp.get("fair_lambda")) else math.nan,
         "run_dir": str(run_json.parent),
     }
 
@@ -366,6 +378,9 @@ def read_collected(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path}: not a readable Parquet table ({reason}); make it again with "
                          "`fairbench report collect`") from None
     missing = [c for c in CONFIG_COLUMNS if c not in frame.columns]
+    if missing == ["fair_lambda"]:
+        raise ValueError(f"{path}: collected before runs' fair_lambda was read (no fair_lambda column); "
+                         "collect it again with `fairbench report collect`")
     if missing or "epoch" not in frame.columns:
         raise ValueError(f"{path}: not a collected runs table (missing columns {missing or ['epoch']})")
     for column in ("protocol", "setting", "method"):  # they become file names of the reports

@@ -30,7 +30,6 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from fairbench.io import write_text_atomic, write_with_atomic  # noqa: E402
 from fairbench.reports.bootstrap import CellCounts, key_rng, load_selected_counts  # noqa: E402
-from fairbench.reports.collect import prefer_experiments  # noqa: E402
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate  # noqa: E402
 from fairbench.reports.labels import (NBS_PAIRS, PAPER_METHODS, main_methods, meta_methods,  # noqa: E402
                                       method_families, method_label, method_order, method_style, metric_label,
@@ -38,6 +37,7 @@ from fairbench.reports.labels import (NBS_PAIRS, PAPER_METHODS, main_methods, me
 from fairbench.reports.seed_count import WIDTH_METRICS, widths_by_seed_count  # noqa: E402
 from fairbench.reports.selection import select_epochs  # noqa: E402
 from fairbench.reports.stats import bootstrap_summary, nbs_stage1_identical  # noqa: E402
+from fairbench.reports.sweeps import Sweeps, find_sweeps, lambda_text, prefer_chosen  # noqa: E402
 from fairbench.reports.tables import is_ablation, reference_experiments  # noqa: E402
 
 __all__ = ["ablation_figure", "alignment_figure", "curves_figure", "pareto_front", "save_figure",
@@ -146,7 +146,7 @@ def _degenerate_labels(flagged: pd.DataFrame | None, setting: str, protocol: str
     if flagged is None or "degenerate" not in flagged.columns:
         return {}
     if not all_experiments:
-        flagged = prefer_experiments(flagged, reference_experiments(flagged))
+        flagged = prefer_chosen(flagged, reference_experiments(flagged))
     sub = flagged[(flagged["setting"] == setting) & (flagged["protocol"] == protocol)]
     if sub.empty:
         return {}
@@ -173,7 +173,7 @@ def _legend_below(fig: Figure, axes: Sequence[plt.Axes], ncol: int = 4) -> None:
 def _runs_for(frame: pd.DataFrame, setting: str, protocol: str, methods: Sequence[str] | None,
               experiments: Sequence[str] | None = None) -> pd.DataFrame:
     """Runs of (setting, protocol, methods) in ``experiments`` (default: the reference experiments)."""
-    sub = prefer_experiments(frame, reference_experiments(frame) if experiments is None else experiments)
+    sub = prefer_chosen(frame, reference_experiments(frame) if experiments is None else experiments)
     sub = sub[(sub["setting"] == setting) & (sub["protocol"] == protocol)]
     if methods is not None:
         sub = sub[sub["method"].isin(list(methods))]
@@ -311,15 +311,48 @@ def _method_summary(runs: pd.DataFrame, counts: Mapping[str, CellCounts]) -> pd.
 def _legend_label(method: str, means: pd.DataFrame) -> str:
     """``"LtR (n=5)"``, with the degenerate mark and count when some seeds are degenerate."""
     r = means.loc[method]
-    label = f"{method_label(method)} (n={int(r['n'])})"
+    lam = r.get("fair_lambda", float("nan"))
+    chosen = f"λ={lambda_text(lam)}, " if pd.notna(lam) else ""  # a lambda sweep's chosen point
+    label = f"{method_label(method)} ({chosen}n={int(r['n'])})"
     return label + (f" {DEGENERATE_MARK} {int(r['n_degenerate'])}/{int(r['n'])} degenerate" if r["n_degenerate"] else "")
 
 
+def _sweep_means(sweeps: Sweeps, counts: Mapping[str, CellCounts]) -> pd.DataFrame:
+    """Per (method, lambda) of every sweep: the seed means of AUC and Max-gAUCD (the same summary as the
+    methods' markers) and whether the point is the chosen one."""
+    if not sweeps:
+        return pd.DataFrame(columns=["method", "fair_lambda", "auc", "gap", "chosen"])
+    summary = bootstrap_summary(sweeps.runs, ["auc", "group_auc_gap"], counts, by=("method", "fair_lambda"))
+    wide = summary.pivot_table(index=["method", "fair_lambda"], columns="metric", values="mean").reset_index()
+    chosen = sweeps.points.set_index(["method", "fair_lambda"])["chosen"]
+    wide["chosen"] = [bool(chosen.loc[(m, lam)]) for m, lam in zip(wide["method"], wide["fair_lambda"])]
+    return wide.rename(columns={"group_auc_gap": "gap"}).sort_values(["method", "fair_lambda"], ignore_index=True)
+
+
+def _sweep_curves(ax: plt.Axes, sweep_means: pd.DataFrame, methods: Sequence[str]) -> None:
+    """Each regulariser's sweep as a line through its lambda points in lambda order, every point labelled
+    with its lambda, the chosen one in bold (the method's large marker sits on it). A method with a single
+    point draws no curve."""
+    for method in methods:
+        points = sweep_means[sweep_means["method"] == method].sort_values("fair_lambda")
+        if len(points) < 2:
+            continue
+        style = method_style(method)
+        ax.plot(points["gap"], points["auc"], color=style["color"], linestyle=":", linewidth=1.2,
+                marker=style["marker"], markersize=4, zorder=2, gid=f"sweep:{method}",
+                label=f"{method_label(method)}: lambda sweep ({', '.join(map(lambda_text, points['fair_lambda']))})")
+        for p in points.itertuples():
+            ax.annotate(f"λ={lambda_text(p.fair_lambda)}", (p.gap, p.auc), textcoords="offset points", xytext=(4, 4),
+                        fontsize=6.5, color=style["color"], fontweight="bold" if p.chosen else "normal")
+
+
 def _tradeoff_panel(ax: plt.Axes, runs: pd.DataFrame, means: pd.DataFrame, methods: Sequence[str],
-                    front: Sequence[str]) -> None:
+                    front: Sequence[str], sweep_means: pd.DataFrame | None = None) -> None:
     """One panel: the seeds (small markers), one large marker per method mean with its 95 % intervals,
-    one marker for methods whose means tie (a combined label), the other methods' means in grey, and
-    the Pareto front of all non-degenerate means."""
+    one marker for methods whose means tie (a combined label), the other methods' means in grey, the
+    Pareto front of all non-degenerate means, and the panel's lambda sweeps (:func:`_sweep_curves`)."""
+    if sweep_means is not None and len(sweep_means):
+        _sweep_curves(ax, sweep_means, methods)
     others = means.drop(index=list(methods))
     if len(others):
         ax.scatter(others["gap"], others["auc"], s=14, color="#bbbbbb", zorder=1, label="other methods (means)")
@@ -365,19 +398,27 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     the means of the methods without degenerate seeds. Methods whose means coincide share one marker and
     one combined label; each legend entry gives the method's seeds (n); degenerate methods are hollow,
     marked and never on the front. More than :data:`PANEL_METHODS` methods are split into panels
-    (:func:`tradeoff_panels`), each showing the others' means in grey and the same front."""
-    runs = _runs_for(selected, setting, protocol, methods)
-    counts = load_selected_counts(runs) if counts is None else counts
+    (:func:`tradeoff_panels`), each showing the others' means in grey and the same front.
+
+    A regulariser's lambda sweep (:mod:`fairbench.reports.sweeps`; ``selected`` holds every point's runs)
+    is reported at its chosen point like any method, and drawn as a dotted curve through its points."""
+    here = selected[(selected["setting"] == setting) & (selected["protocol"] == protocol)]
+    sweeps = find_sweeps(here, reference_experiments(selected))
+    runs = _runs_for(sweeps.keep_chosen(selected), setting, protocol, methods)
+    counts = load_selected_counts(here) if counts is None else counts
     if "degenerate" not in runs.columns:
         runs = flag_degenerate(runs, counts)
     means = _method_summary(runs, counts)
+    if sweeps:
+        means["fair_lambda"] = sweeps.chosen().set_index("method")["fair_lambda"].reindex(means.index)
     eligible = means["n_degenerate"] == 0
     front_idx = pareto_front(means["auc"].where(eligible).to_numpy(), means["gap"].where(eligible).to_numpy())
     front = [means.index[i] for i in front_idx]
     panels = tradeoff_panels(list(means.index), main)
+    sweep_means = _sweep_means(sweeps, counts)
     fig, axes = plt.subplots(len(panels), 1, figsize=(10.5, 4.6 * len(panels)), squeeze=False, layout="constrained")
     for ax, (title, members) in zip(axes[:, 0], panels):
-        _tradeoff_panel(ax, runs, means, members, front)
+        _tradeoff_panel(ax, runs, means, members, front, sweep_means)
         if title:
             ax.set_title(title, fontsize=10)
     rule = "; ".join(RULE_TITLES.get(r, r) for r in sorted(runs["selection"].unique()))
@@ -387,6 +428,10 @@ def tradeoff_figure(selected: pd.DataFrame, setting: str, protocol: str, out_dir
     if (~eligible).any():
         notes.append(f"hollow {DEGENERATE_MARK}: degenerate seeds (constant or at-chance predictions), "
                      "never on the front")
+    if sweeps:
+        notes.append("dotted lines: a regulariser's lambda sweep, the seed mean of each lambda in lambda order "
+                     "(small markers, labelled); its large marker is the chosen lambda (bold label): the highest "
+                     "mean validation worst-group AUC, ties to the smaller lambda (no test data)")
     wrapped = [line for note in notes for line in textwrap.wrap(note, 100)]
     fig.suptitle(f"{setting_label(setting)}: AUC vs disparity ({protocol} protocol, {rule})\n" + "\n".join(wrapped),
                  fontsize=9)
@@ -482,8 +527,10 @@ def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | 
         raise ValueError("no runs: nothing to plot")
     selected = select_epochs(frame, selection)
     counts = load_selected_counts(selected)
-    selected = flag_degenerate(selected, counts)
+    every_point = flag_degenerate(selected, counts)
     reference = reference_experiments(frame)
+    sweeps = find_sweeps(every_point, reference)  # each lambda sweep at its chosen point; the trade-off draws all
+    selected, frame = sweeps.keep_chosen(every_point), sweeps.keep_chosen(frame)
     paths: list[Path] = []
     jobs: list[tuple[str, Callable[[], list[Path]]]] = []
     lacking: list[str] = []
@@ -498,7 +545,7 @@ def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | 
                 jobs.append(("curves", lambda s=setting, p=protocol, m=main: curves_figure(frame, s, p, out_dir,
                                                                                            methods=m, flagged=selected)))
                 jobs.append(("tradeoff", lambda s=setting, p=protocol, m=main: tradeoff_figure(
-                    selected, s, p, out_dir, counts=counts, main=m)))
+                    every_point, s, p, out_dir, counts=counts, main=m)))
             else:
                 lacking.append(f"learning curves and trade-off ({where}): need runs of an experiment that is not "
                                "an ablation; only ablation runs are here")
@@ -512,7 +559,7 @@ def write_figures(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | 
                 if (here["experiment"] == experiment).any():
                     jobs.append((experiment, lambda s=setting, p=protocol, k=kind:
                                  ablation_figure(selected, s, p, out_dir, kind=k)))
-    widths = widths_by_seed_count(prefer_experiments(selected, reference), counts)
+    widths = widths_by_seed_count(prefer_chosen(selected, reference), counts)
     for protocol in sorted(widths["protocol"].unique()) if not widths.empty else []:
         jobs.append(("seed count", lambda p=protocol: seed_count_figure(widths, p, out_dir)))
     if widths.empty:

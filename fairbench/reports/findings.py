@@ -19,7 +19,7 @@ import pandas as pd
 from fairbench.io import write_text_atomic
 from fairbench.reports.bootstrap import load_selected_counts
 from fairbench.reports.claims import CLAIM_TEXT, EFFECT_UNITS, MARGINS, ClaimResult, monotone_share, stage1_per_run
-from fairbench.reports.collect import prefer_experiments
+from fairbench.reports.sweeps import prefer_chosen
 from fairbench.reports.degenerate import REASON_LABELS, flag_degenerate
 from fairbench.reports.inference import TIE_TOLERANCE, Estimate, equivalent, min_detectable_effect, t_interval
 from fairbench.reports.labels import method_label, metric_label, setting_label, setting_order
@@ -144,7 +144,7 @@ def build_findings(frame: pd.DataFrame, *, n_boot: int = DEFAULT_DRAWS, seed: in
     if frame.empty:
         raise ValueError("no runs: nothing to compare with the paper's claims")
     experiments = [e for e in MAIN_EXPERIMENTS if e in set(frame["experiment"])] or sorted(set(frame["experiment"]))
-    main = prefer_experiments(frame, experiments)
+    main = prefer_chosen(frame, experiments)  # a lambda sweep counts at its chosen point only
     selected = select_epochs(main)
     counts = load_selected_counts(selected)
     selected = flag_degenerate(selected, counts)

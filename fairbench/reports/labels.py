@@ -102,7 +102,8 @@ def _registered_class(name: str) -> object | None:
     from fairbench import registry
     from fairbench.method.aggregation import AGGREGATORS as aggregators
 
-    return registry.OBJECTIVES.get(name) or aggregators.get(name)
+    built = getattr(registry.BASELINES.get(name), "method_class", None)  # a registry.Baseline names its class
+    return registry.OBJECTIVES.get(name) or aggregators.get(name) or built
 
 
 def _display(name: str) -> str:

@@ -17,7 +17,7 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "<": r"\textless{}", ">": r"\textgreater{}"}
 _LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^{\dagger}$", "‡": r"$^{\ddagger}$", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$", "§": r"\S{}",
-                  "·": r"$\cdot$"}
+                  "·": r"$\cdot$", "λ": r"$\lambda$"}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fairbench.io import write_text_atomic, write_with_atomic
 from fairbench.reports.bootstrap import CI_KINDS, CellCounts, load_selected_counts
-from fairbench.reports.collect import CONFIG_KEYS, failed_runs, prefer_experiments
+from fairbench.reports.collect import CONFIG_KEYS, failed_runs
 from fairbench.reports.degenerate import DEGENERATE_MARK, degenerate_counts, flag_degenerate
 from fairbench.reports.labels import (HIGHER_IS_BETTER, NBS_PAIRS, PAPER_METHODS, main_methods, meta_methods,
                                       method_label, method_order, metric_label, setting_label, setting_order,
@@ -22,6 +22,8 @@ from fairbench.reports.labels import (HIGHER_IS_BETTER, NBS_PAIRS, PAPER_METHODS
 from fairbench.reports.render import SIGNIFICANCE_MARK, Cell, Table, fmt_p, fmt_signed, write_table
 from fairbench.reports.seed_count import FEW_SEEDS, ci_widths_by_seeds, seed_count_table
 from fairbench.reports.selection import select_epochs
+from fairbench.reports.sweeps import (CHOSEN_COLUMN, CRITERION, SWEEP_RULE, Sweeps, find_sweeps, lambda_text,
+                                      prefer_chosen)
 from fairbench.reports.stats import (GROUP_KEYS, POI_METRICS, bootstrap_summary, describe, improvement_probabilities,
                                      paired_tests)
 
@@ -29,7 +31,7 @@ __all__ = [
     "ALIGNMENT_WINDOW", "MAIN_EXPERIMENTS", "MissingInputError", "SEED_ONLY_MARK", "is_ablation",
     "reference_experiments", "alignment_table", "comparisons_table",
     "degenerate_table", "fmt_mean_ci", "improvement_table", "main_table", "paired_tests_table", "protocols_table",
-    "widths_table", "write_tables",
+    "sweep_table", "widths_table", "write_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def _metrics_for(protocol: str) -> tuple[str, ...]:
 def _subset(frame: pd.DataFrame, *, protocol: str | None = None, methods: Sequence[str] | None = None,
             experiments: Sequence[str] | None = None, what: str = "table") -> pd.DataFrame:
     experiments = reference_experiments(frame) if experiments is None else experiments
-    sub = prefer_experiments(frame, experiments)
+    sub = prefer_chosen(frame, experiments)
     if protocol is not None:
         sub = sub[sub["protocol"] == protocol]
     if methods is not None:
@@ -203,6 +205,7 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
         sig = tests[tests["significant"]]
         marks = set(zip(sig["setting"], sig["method"], sig["metric"]))
     seed_only = _seed_only_rows(summary)
+    swept = _chosen_lambdas(flagged)
     rows, records = [], []
     for setting in setting_order(flagged["setting"]):
         methods = method_order(flagged.loc[flagged["setting"] == setting, "method"])
@@ -213,11 +216,15 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
         for method in methods:
             n_deg = int(degenerate.loc[(setting, method), "n_degenerate"])
             n_runs = int(degenerate.loc[(setting, method), "n_runs"])
-            label = method_label(method) + (f" {DEGENERATE_MARK} {n_deg}/{n_runs}" if n_deg else "")
+            lam = swept.get((setting, method))
+            label = method_label(method) + (f" (λ = {lambda_text(lam)})" if lam is not None else "")
+            label += f" {DEGENERATE_MARK} {n_deg}/{n_runs}" if n_deg else ""
             label += f" {SEED_ONLY_MARK}" if (setting, method) in seed_only else ""
             row = [Cell(setting_label(setting)), Cell(label), Cell(str(n_runs))]
             record: dict[str, object] = {"setting": setting, "method": method, "n_degenerate": n_deg,
                                          "n_runs": n_runs}
+            if swept:
+                record["fair_lambda"] = lam if lam is not None else float("nan")
             for metric in metrics:
                 if ("mean", metric) not in block:
                     row.append(Cell("–"))
@@ -244,10 +251,22 @@ def _results_table(selected: pd.DataFrame, metrics: Sequence[str], *, name: str,
         "compete and one is worse (a lone eligible row, or rows that all tie, are not bold).",
         _degenerate_legend(flagged),
     ]
+    if swept:
+        pages = ", ".join(f"[sweep_{p}](sweep_{p}.md)" for p in sorted(flagged["protocol"].unique()))
+        legend.append(f"(λ = x): a regulariser's lambda sweep, reported at its chosen point: {SWEEP_RULE}; every "
+                      f"point of the sweep is in {pages}.")
     if tests is not None:
         legend.append(f"{SIGNIFICANCE_MARK}: the NBS variant differs from its one-stage counterpart (paired "
                       f"{_test_name(tests)} over seeds, Holm-corrected p < 0.05 within each protocol and metric).")
     return Table(name=name, title=title, header=header, rows=rows, legend=legend, data=pd.DataFrame(records))
+
+
+def _chosen_lambdas(runs: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(setting, method) -> the chosen lambda, for the rows that are a sweep's chosen point."""
+    if CHOSEN_COLUMN not in runs.columns:
+        return {}
+    chosen = runs[runs[CHOSEN_COLUMN].astype(bool)].drop_duplicates(["setting", "method"])
+    return {(r.setting, r.method): float(r.fair_lambda) for r in chosen.itertuples()}
 
 
 def _test_name(tests: pd.DataFrame) -> str:
@@ -554,6 +573,61 @@ def widths_table(selected: pd.DataFrame, *, experiments: Sequence[str] | None = 
     return table
 
 
+SWEEP_METRICS: tuple[str, ...] = (CRITERION, "auc", "group_auc_gap")
+
+
+def sweep_table(selected: pd.DataFrame, protocol: str, *, experiments: Sequence[str] | None = None,
+                sweeps: Sweeps | None = None, counts: Mapping[str, CellCounts] | None = None) -> Table:
+    """Every point of every lambda sweep under ``protocol`` (:mod:`fairbench.reports.sweeps`): per setting,
+    regulariser and lambda, the mean validation worst-group AUC (the rule's criterion), test AUC and
+    Max-gAUCD with their 95 % intervals (as in the main table); the chosen point, which the other tables
+    report, is marked. ``selected`` holds every point's runs (one row per run at its selected epoch)."""
+    experiments = reference_experiments(selected) if experiments is None else experiments
+    sweeps = find_sweeps(selected, experiments) if sweeps is None else sweeps
+    points = sweeps.points[sweeps.points["protocol"] == protocol] if sweeps else sweeps.points
+    if points.empty:
+        raise MissingInputError(f"no lambda sweep under the {protocol} protocol (a method run in several reference "
+                                "experiments with different fair_lambda values)")
+    runs = selected[selected["run_dir"].isin(set(sweeps.runs["run_dir"])) & (selected["protocol"] == protocol)]
+    flagged, counts = _evidence(runs.drop_duplicates("run_dir"), counts)
+    by = ("setting", "method", "fair_lambda")
+    summary = bootstrap_summary(flagged, SWEEP_METRICS, counts, by=by).set_index([*by, "metric"])
+    degenerate = degenerate_counts(flagged, by=by).set_index(list(by))
+    rows, records = [], []
+    for setting in setting_order(points["setting"]):
+        here = points[points["setting"] == setting]
+        for method in method_order(here["method"]):
+            for point in here[here["method"] == method].sort_values("fair_lambda").itertuples():
+                key = (setting, method, point.fair_lambda)
+                n_deg, n_runs = (int(degenerate.loc[key, c]) for c in ("n_degenerate", "n_runs"))
+                label = _marked(method_label(method), (n_deg, n_runs) if n_deg else None)
+                row = [Cell(setting_label(setting)), Cell(label), Cell(lambda_text(point.fair_lambda),
+                                                                       bold=bool(point.chosen)),
+                       Cell(str(n_runs))]
+                record: dict[str, object] = {"setting": setting, "method": method, "fair_lambda": point.fair_lambda,
+                                             "experiment": point.experiment, "chosen": bool(point.chosen),
+                                             "n_runs": n_runs, "n_degenerate": n_deg}
+                for metric in SWEEP_METRICS:
+                    stats = {s: float(summary.loc[(*key, metric), s]) for s in ("mean", "std", "ci_low", "ci_high")}
+                    row.append(Cell(fmt_mean_ci(stats["mean"], stats["ci_low"], stats["ci_high"]),
+                                    bold=bool(point.chosen) and metric == CRITERION))
+                    record.update({f"{metric}_{s}": v for s, v in stats.items()})
+                row.append(Cell("chosen" if point.chosen else ""))
+                rows.append(row)
+                records.append(record)
+    test_summary = summary.reset_index()
+    legend = [f"Epoch: {_rule_note(flagged)}. Each regulariser's lambda sweep; the other tables report the chosen "
+              f"point (bold lambda, 'chosen'): {SWEEP_RULE}.",
+              "n: seeds (runs) of the point. Val Worst-gAUC: the rule's criterion, mean [95 % t-interval over seeds] "
+              "on the validation rows.",
+              _ci_legend(test_summary[test_summary["metric"] != CRITERION]),
+              _degenerate_legend(flagged)]
+    return Table(name=f"sweep_{protocol}", title=f"Lambda sweeps of the fairness regularisers, {protocol} protocol",
+                 header=["Setting", "Method", "λ", "n", f"Val {metric_label('worst_group_auc')} (criterion)",
+                         *(metric_label(m) for m in SWEEP_METRICS[1:]), "Reported"],
+                 rows=rows, legend=legend, data=pd.DataFrame(records), align="llccccccl")
+
+
 def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | None = None, test: str = "t",
                  experiments: Sequence[str] | None = None) -> list[Path]:
     """Select epochs, run the paired tests and write every table that the runs support to ``out_dir``.
@@ -570,7 +644,9 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
     out = Path(out_dir)
     selected = select_epochs(frame, selection)
     counts = load_selected_counts(selected)
-    selected = flag_degenerate(selected, counts)
+    every_point = flag_degenerate(selected, counts)
+    sweeps = find_sweeps(every_point, experiments)  # each lambda sweep reported at its chosen point
+    selected, frame = sweeps.keep_chosen(every_point), sweeps.keep_chosen(frame)
     metrics = [m for m in TEST_METRICS if m in selected.columns]
     tests = paired_tests(selected, metrics, test=test)
     poi = improvement_probabilities(selected, counts)
@@ -598,12 +674,18 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, *, selection: str | N
     attempt("degenerate_runs", lambda: degenerate_table(selected, experiments=experiments, counts=counts))
     attempt("protocols", lambda: protocols_table(selected, experiments=experiments, counts=counts))
     attempt("ci_width_by_seeds", lambda: widths_table(selected, experiments=experiments, counts=counts))
-    summary = bootstrap_summary(selected, [m for m in selected.columns if m in HIGHER_IS_BETTER], counts)
+    for protocol in sorted(selected["protocol"].unique()) if sweeps else []:
+        attempt(f"sweep_{protocol}", lambda p=protocol: sweep_table(every_point, p, experiments=experiments,
+                                                                    sweeps=sweeps, counts=counts))
+    summary = bootstrap_summary(every_point, [m for m in every_point.columns if m in HIGHER_IS_BETTER], counts)
     failed = failed_runs(frame)
-    run_columns = [c for c in (*CONFIG_KEYS, "seed", "selection", "selected_epoch", *TEST_METRICS, "degenerate",
-                               "degenerate_reason", "chance_tested", "run_auc_low", "run_auc_high", "run_dir")
+    sweep_columns = ("fair_lambda", CHOSEN_COLUMN) if sweeps else ()
+    run_columns = [c for c in (*CONFIG_KEYS, *sweep_columns, "seed", "selection", "selected_epoch", *TEST_METRICS,
+                               "degenerate", "degenerate_reason", "chance_tested", "run_auc_low", "run_auc_high",
+                               "run_dir")
                    if c in selected.columns]
-    for name, data in (("summary.csv", summary), ("selected_runs.csv", selected[run_columns]),
+    every_point = sweeps.mark(every_point) if sweeps else every_point  # every run, the chosen points' marked
+    for name, data in (("summary.csv", summary), ("selected_runs.csv", every_point[run_columns]),
                        ("failed_runs.csv", failed)):
         write_with_atomic(out / name, lambda tmp, d=data: d.to_csv(tmp, index=False, float_format="%.6g"))
         paths.append(out / name)
