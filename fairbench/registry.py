@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from baselines.adversarial import AdversarialDebiasing
 from baselines.diffdp import DiffDP
@@ -65,6 +66,12 @@ BASELINES: dict[str, Callable[[HyperParams], Method]] = {
 }
 
 
+#: The aggregator that bargains over the cells' hypergradients (the paper's NBS, docs/method.md §4) and the one
+#: that bargains over their training-loss gradients (Nash-MTL, Navon et al., ICML 2022): the bargaining ablation.
+HYPERGRADIENT_BARGAINING = "nbs"
+TRAINING_GRADIENT_BARGAINING = "nash_mtl"
+
+
 def available_methods() -> list[str]:
     """Every valid method name."""
     combos = [f"{agg}_{obj}" for agg in AGGREGATORS for obj in OBJECTIVES]
@@ -75,9 +82,28 @@ def nbs_pairs() -> dict[str, str]:
     """Two-stage NBS variant -> its one-stage counterpart, one pair per registered objective
     (``nbs_ltr`` -> ``ltr``; a new objective ``mix_worst`` gives ``nbs_mix_worst`` -> ``mix_worst``).
     Read at call time, so an objective registered later is paired too (docs/method.md §4)."""
-    if "nbs" not in AGGREGATORS:
+    if HYPERGRADIENT_BARGAINING not in AGGREGATORS:
         return {}
-    return {f"nbs_{objective}": objective for objective in OBJECTIVES}
+    return {f"{HYPERGRADIENT_BARGAINING}_{objective}": objective for objective in OBJECTIVES}
+
+
+class BargainingTriple(NamedTuple):
+    """One objective of the bargaining ablation (docs/method.md, "The bargaining ablation"): no bargaining
+    (``ltr``), bargaining over hypergradients (``nbs_ltr``), over training-loss gradients (``nash_mtl_ltr``)."""
+
+    objective: str
+    one_stage: str
+    hypergradient: str
+    training_gradient: str
+
+
+def bargaining_triples() -> list[BargainingTriple]:
+    """One :class:`BargainingTriple` per registered objective, in registry order; read at call time, as
+    :func:`nbs_pairs`; empty when either bargaining aggregator is not registered."""
+    if HYPERGRADIENT_BARGAINING not in AGGREGATORS or TRAINING_GRADIENT_BARGAINING not in AGGREGATORS:
+        return []
+    return [BargainingTriple(objective, objective, f"{HYPERGRADIENT_BARGAINING}_{objective}",
+                             f"{TRAINING_GRADIENT_BARGAINING}_{objective}") for objective in OBJECTIVES]
 
 
 def meta_methods() -> list[str]:

@@ -27,11 +27,24 @@ Claims (Zeng et al., NeurIPS 2024; docs/method.md), each with its statistic and 
    P(NBS fairer than ERM) - P(one-stage fairer than ERM) > 0 (a mean of per-seed scores, a smooth
    estimand); effect: NBS - one-stage fairness, signed so that positive is fairer, in AUC units.
 
-Statistic ``"diff"`` judges claims 1, 2 and 6 on the effect instead (> 0, < 0, > 0).
+The bargaining ablation (docs/method.md, "The bargaining ablation"; not claims of the paper): for each
+registered objective the registry's triple (:func:`fairbench.registry.bargaining_triples`) gives the method
+without bargaining (``ltr``), with bargaining over hypergradients (``nbs_ltr``, NBS) and with bargaining over
+training-loss gradients (``nash_mtl_ltr``, Nash-MTL). Two contrasts, NBS vs Nash-MTL and Nash-MTL vs
+one-stage, each on AUC, Max-gAUCD and worst-group AUC, judged exactly as claims 1 and 2 (paired within
+setting and seed, averaged over the objectives within a seed, pooled over settings):
+
+7-9. NBS beats Nash-MTL: P(NBS better) > 0.5; effect: NBS - Nash-MTL AUC (> 0), Max-gAUCD (< 0),
+   worst-group AUC (> 0);
+10-12. Nash-MTL beats the one-stage objective: the same with Nash-MTL - one-stage.
+
+Statistic ``"diff"`` judges claims 1, 2, 6 and 7-12 on the effect instead (> 0, < 0, > 0; the ablation's
+by its metric's direction).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -43,8 +56,9 @@ from fairbench.reports.inference import Estimate, better_score, mean_estimate, p
 from fairbench.reports.stats import NBS_PAIRS
 from fairbench.reports.tables import ALIGNMENT_WINDOW, _stage1_rows
 
-__all__ = ["CLAIM_TEXT", "FAIRNESS_NOTIONS", "MARGINS", "ClaimResult", "ROW_DRAWS", "STATISTICS", "THRESHOLDS",
-           "measure_claims"]
+__all__ = ["ABLATION_CLAIMS", "ABLATION_CONTRASTS", "ABLATION_METRICS", "CLAIM_TEXT", "FAIRNESS_NOTIONS", "MARGINS",
+           "ClaimResult", "ROW_DRAWS", "STATISTICS", "STATISTIC_CLAIMS", "THRESHOLDS", "claim_methods",
+           "contrast_pairs", "measure_claims"]
 
 STATISTICS: tuple[str, ...] = ("poi", "diff")
 #: Row-bootstrap draws for the test-set variance of a shared test set.
@@ -77,6 +91,42 @@ BOUNDS: dict[tuple[int, str], tuple[float, float]] = {
 MARGINS: dict[int, float] = {1: 0.01, 2: 0.02, 3: 0.05, 4: 0.05, 5: 0.05, 6: 0.02}
 EFFECT_UNITS: dict[int, str] = {1: "AUC", 2: "Max-gAUCD", 3: "alignment rate", 4: "share of steps",
                                 5: "share of epochs", 6: "AUC units"}
+#: The bargaining ablation's contrasts: name -> (compared role, baseline role) of a registry triple
+#: (:class:`fairbench.registry.BargainingTriple`), and each role's name in the claims' text.
+ABLATION_CONTRASTS: dict[str, tuple[str, str]] = {"NBS - Nash-MTL": ("hypergradient", "training_gradient"),
+                                                 "Nash-MTL - one-stage": ("training_gradient", "one_stage")}
+ROLE_TEXT: dict[str, tuple[str, str]] = {
+    "hypergradient": ("NBS", "bargaining over hypergradients (NBS)"),
+    "training_gradient": ("Nash-MTL", "bargaining over training-loss gradients (Nash-MTL)"),
+    "one_stage": ("one-stage", "no bargaining (the one-stage objective)")}
+#: The ablation's metrics: short name, whether higher is better, equivalence margin (AUC as claim 1,
+#: Max-gAUCD as claim 2, worst-group AUC as claim 6's fairness margin) and the claim's verb.
+ABLATION_METRICS: dict[str, tuple[str, bool, float, str]] = {
+    "auc": ("AUC", True, 0.01, "improves overall AUC over"),
+    "group_auc_gap": ("Max-gAUCD", False, 0.02, "reduces disparity (Max-gAUCD) compared with"),
+    "worst_group_auc": ("worst-group AUC", True, 0.02, "raises the worst-group AUC over")}
+#: Claims 7-12: number -> (contrast, metric).
+ABLATION_CLAIMS: dict[int, tuple[str, str]] = {
+    7 + i: pair for i, pair in enumerate(itertools.product(ABLATION_CONTRASTS, ABLATION_METRICS))}
+#: The claims judged on test metrics of paired runs: they depend on the statistic and the epoch rule.
+STATISTIC_CLAIMS: tuple[int, ...] = (1, 2, 6, *ABLATION_CLAIMS)
+
+
+def _ablation_registry() -> None:
+    """Text, thresholds, bounds, margins and units of claims 7-12, from :data:`ABLATION_CLAIMS`."""
+    for number, (contrast, metric) in ABLATION_CLAIMS.items():
+        (a_short, a_long), (b_short, b_long) = (ROLE_TEXT[role] for role in ABLATION_CONTRASTS[contrast])
+        name, higher, margin, verb = ABLATION_METRICS[metric]
+        CLAIM_TEXT[number] = f"{a_long[0].upper() + a_long[1:]} {verb} {b_long}."
+        THRESHOLDS[(number, "poi")] = (f"P({a_short} {name} {'>' if higher else '<'} {b_short} {name})", 0.5, True)
+        THRESHOLDS[(number, "diff")] = (f"{name}, {a_short} - {b_short}", 0.0, higher)
+        BOUNDS[(number, "poi")] = (0.0, 1.0)
+        MARGINS[number] = margin
+        EFFECT_UNITS[number] = name
+
+
+_ablation_registry()
+
 #: Fairness notions of claim 6 and whether higher is fairer.
 FAIRNESS_NOTIONS: dict[str, bool] = {"group_auc_gap": False, "worst_group_auc": True, "tpr_gap": False,
                                      "fpr_gap": False}
@@ -186,15 +236,31 @@ def _settings(sel: pd.DataFrame, methods: Sequence[str], counts: Mapping[str, bs
     return out
 
 
-def _pairs_in(sel: pd.DataFrame) -> dict[str, str]:
+def contrast_pairs(contrast: str) -> dict[str, str]:
+    """Compared method -> its baseline for one of :data:`ABLATION_CONTRASTS`, one pair per registry triple
+    (``"NBS - Nash-MTL"``: ``nbs_ltr`` -> ``nash_mtl_ltr``, ...)."""
+    from fairbench.registry import bargaining_triples
+
+    a, b = ABLATION_CONTRASTS[contrast]
+    return {getattr(t, a): getattr(t, b) for t in bargaining_triples()}
+
+
+def claim_methods(number: int) -> dict[str, str]:
+    """The pairs (compared method -> baseline) a paired claim compares: the NBS pairs, or a contrast's."""
+    return contrast_pairs(ABLATION_CLAIMS[number][0]) if number in ABLATION_CLAIMS else dict(NBS_PAIRS)
+
+
+def _pairs_in(sel: pd.DataFrame, pairs: Mapping[str, str] = NBS_PAIRS) -> dict[str, str]:
     present = set(sel["method"])
-    return {a: b for a, b in NBS_PAIRS.items() if a in present and b in present}
+    return {a: b for a, b in pairs.items() if a in present and b in present}
 
 
 def _test_claim(number: int, metric: str, higher: bool, sel: pd.DataFrame, counts: Mapping[str, bs.CellCounts],
-                statistic: str, n_boot: int, seed: int, protocol: str) -> ClaimResult | None:
-    """Claims 1 and 2: P(NBS better) (DeLong variance) and the paired difference, per setting and pooled."""
-    pairs = _pairs_in(sel)
+                statistic: str, n_boot: int, seed: int, protocol: str,
+                pairs: Mapping[str, str] = NBS_PAIRS) -> ClaimResult | None:
+    """Claims 1, 2 and 7-12: P(compared method better than its baseline) (DeLong variance) and the paired
+    difference, per setting (averaged over the pairs within a seed) and pooled."""
+    pairs = _pairs_in(sel, pairs)
     if not pairs or metric not in sel.columns:
         return None
     methods = [*pairs, *pairs.values()]
@@ -325,6 +391,9 @@ def measure_claims(selected: pd.DataFrame, stage1: pd.DataFrame, counts: Mapping
         5: _stage1_claim(5, st1, "monotone_share"),
         6: _reliability(sel, counts, statistic, n_boot, seed, protocol),
     }
+    for number, (contrast, metric) in ABLATION_CLAIMS.items():
+        found[number] = _test_claim(number, metric, ABLATION_METRICS[metric][1], sel, counts, statistic, n_boot,
+                                    seed, protocol, contrast_pairs(contrast))
     if found[3] is not None and "alignment_rate" in st1.columns:
         before = _stage1_claim(3, st1, "alignment_rate")
         if before is not None:
@@ -333,8 +402,9 @@ def measure_claims(selected: pd.DataFrame, stage1: pd.DataFrame, counts: Mapping
     for number, result in found.items():
         if result is None:
             continue
-        if number in (1, 2, 6):
-            methods = {*NBS_PAIRS, *NBS_PAIRS.values(), *(["erm"] if number == 6 else [])}
+        if number in STATISTIC_CLAIMS:
+            pairs = claim_methods(number)
+            methods = {*pairs, *pairs.values(), *(["erm"] if number == 6 else [])}
             mine = selected[selected["method"].isin(methods)]
         else:
             mine = selected[selected["run_dir"].isin(set(stage1["run_dir"]))]

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from fairbench.io import write_text_atomic
+from fairbench.reports.bargaining import ablation_experiments, ablation_frame, ablation_lines, ablation_needs, \
+    diff_verdicts
 from fairbench.reports.bootstrap import load_selected_counts
 from fairbench.reports.claims import CLAIM_TEXT, EFFECT_UNITS, MARGINS, ClaimResult, monotone_share, stage1_per_run
 from fairbench.reports.sweeps import prefer_chosen
@@ -36,7 +38,8 @@ __all__ = ["VERDICT_RULE", "build_findings", "default_target_differences", "writ
 VERDICT_RULE = (f"Verdict rule: **insufficient evidence** below {MIN_SEEDS} paired seeds in the median setting or "
                 f"below {MIN_NON_DEGENERATE:.0%} non-degenerate runs; else **supported** when the one-sided t-test "
                 "that the statistic lies on the claimed side of its threshold rejects at 5 % after Holm's "
-                "adjustment over every verdict on the page (family-wise error rate), **contradicted** when the "
+                "adjustment within its family (family-wise error rate; the paper's claims 1-6 form one family, the "
+                "bargaining ablation's claims 7-12 another), **contradicted** when the "
                 "test of the other side does, **inconclusive** otherwise.")
 #: Test sets smaller than this are called out as weak evidence.
 WEAK_TEST_ROWS = 100
@@ -135,15 +138,22 @@ def _needs(frame: pd.DataFrame) -> list[str]:
         out.append("pairs not run, left out of every claim: " + "; ".join(pairs))
     if "erm" not in present:
         out.append("claim 6 needs ERM (erm), which did not run")
-    return out
+    return out + ablation_needs(frame)
 
 
 def build_findings(frame: pd.DataFrame, *, n_boot: int = DEFAULT_DRAWS, seed: int = 0,
                    robustness: bool = True) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """The Markdown page, its numbers (one row per claim and protocol) and the robustness table."""
+    return _build(frame, n_boot=n_boot, seed=seed, robustness=robustness)[:3]
+
+
+def _build(frame: pd.DataFrame, *, n_boot: int, seed: int,
+           robustness: bool) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`build_findings`, and the bargaining ablation's per-setting table."""
     if frame.empty:
         raise ValueError("no runs: nothing to compare with the paper's claims")
     experiments = [e for e in MAIN_EXPERIMENTS if e in set(frame["experiment"])] or sorted(set(frame["experiment"]))
+    experiments += ablation_experiments(frame, experiments)  # the training-gradient bargains, beside main
     main = prefer_chosen(frame, experiments)  # a lambda sweep counts at its chosen point only
     selected = select_epochs(main)
     counts = load_selected_counts(selected)
@@ -170,9 +180,12 @@ def build_findings(frame: pd.DataFrame, *, n_boot: int = DEFAULT_DRAWS, seed: in
     data = pd.DataFrame(rows, columns=["number", "protocol", "claim", "statistic", "value", "ci_low", "ci_high",
                                        "threshold", "higher", "p_holm", "p_holm_other", "effect", "effect_low",
                                        "effect_high", "mde", "margin", "equivalent", "verdict"])
+    own_rules = {str(p): str(rules[0]) for p, rules in selected.groupby("protocol")["selection"].unique().items()
+                 if len(rules) == 1}
+    ablation = ablation_frame(results, verdicts, protocols, diff_verdicts(robust_frame, own_rules))
     page = _page(results, verdicts, robust_frame, selected, protocols, counts, _identical_stage1(main), main,
-                 experiments)
-    return page, data, robust_frame
+                 experiments, ablation)
+    return page, data, robust_frame, ablation
 
 
 def _cell(r: ClaimResult, verdict: str) -> str:
@@ -222,7 +235,7 @@ def _pair_lines(r: ClaimResult) -> list[str]:
 
 def _page(results: dict[tuple[str, int], ClaimResult], verdicts: dict, robust_frame: pd.DataFrame,
           selected: pd.DataFrame, protocols: list[str], counts: dict, identical: dict[str, list[str]],
-          main: pd.DataFrame, experiments: list[str]) -> str:
+          main: pd.DataFrame, experiments: list[str], ablation: pd.DataFrame) -> str:
     lines = ["# Findings: the paper's claims against the runs", ""]
     differences = default_target_differences(main)
     if differences is None or differences:
@@ -293,6 +306,7 @@ def _page(results: dict[tuple[str, int], ClaimResult], verdicts: dict, robust_fr
                              f"({text})")
             lines.append(f"- **{protocol}**: " + "; ".join(parts) + ".")
         lines.append("")
+    lines += ablation_lines(ablation, results, ablation_needs(selected), experiments)
     if not robust_frame.empty:
         lines += ["## Robustness to the analysis choices", "",
                   "Each claim's verdict under every combination of epoch rule, statistic and degenerate runs in "
@@ -365,11 +379,12 @@ def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAUL
                    figure_out: str | Path | None = None) -> list[Path]:
     """Write the page atomically, the specification-curve figure (``figure_out``, by default
     ``figures/specification_curve.png`` beside the page), and when asked its numbers as CSV (``data_out``,
-    with the robustness table beside it as ``findings_robustness.csv``) and the page as HTML for the
+    with the robustness table beside it as ``findings_robustness.csv`` and the bargaining ablation's per-setting
+    table as ``findings_bargaining.csv``) and the page as HTML for the
     Snakemake report (``html_out``); returns the paths."""
     from fairbench.reports.tables_html import markdown_to_html
 
-    text, data, robust_frame = build_findings(frame, n_boot=n_boot, seed=seed)
+    text, data, robust_frame, ablation = _build(frame, n_boot=n_boot, seed=seed, robustness=True)
     out = Path(out)
     protocols = [p for p in ("paper", "standard") if p in set(data["protocol"])]
     protocols += sorted(set(data["protocol"]) - set(protocols))
@@ -382,7 +397,9 @@ def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAUL
         write_text_atomic(Path(data_out), data.to_csv(index=False, float_format="%.6g"))
         robust_path = Path(data_out).with_name("findings_robustness.csv")
         write_text_atomic(robust_path, robust_frame.to_csv(index=False, float_format="%.6g"))
-        paths += [Path(data_out), robust_path]
+        ablation_path = Path(data_out).with_name("findings_bargaining.csv")
+        write_text_atomic(ablation_path, ablation.to_csv(index=False, float_format="%.6g"))
+        paths += [Path(data_out), robust_path, ablation_path]
     if html_out is not None:
         write_text_atomic(Path(html_out), markdown_to_html(text, "Findings"))
         paths.append(Path(html_out))

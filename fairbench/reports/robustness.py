@@ -10,8 +10,9 @@ Every claim under every protocol is judged under each combination of the defensi
 - **statistic**: the probability of improvement (``poi``) or the paired difference (``diff``);
 - **degenerate runs**: kept (``in``) or left out (``out``).
 
-Claims 3-5 are stage-1 training diagnostics: they depend on the degenerate choice only. A claim is
-**robust** when every choice gives the same verdict.
+Claims 3-5 are stage-1 training diagnostics: they depend on the degenerate choice only (claims 1, 2, 6
+and the bargaining ablation's 7-12 on every choice). A claim is **robust** when every choice gives the same
+verdict.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from fairbench.reports.bootstrap import load_selected_counts
-from fairbench.reports.claims import STATISTICS, ClaimResult, measure_claims
+from fairbench.reports.claims import STATISTIC_CLAIMS, STATISTICS, ClaimResult, measure_claims
 from fairbench.reports.crossfit import CROSS_FITTED, cross_fitted_selection
 from fairbench.reports.degenerate import flag_degenerate
 from fairbench.reports.figures import save_figure
@@ -96,10 +97,11 @@ def robustness_frame(main: pd.DataFrame, stage1: pd.DataFrame, protocols: Sequen
                                       n_boot=n_boot, seed=seed)
                 verdicts = judge(results)
                 for (protocol, number), r in results.items():
-                    if number not in (1, 2, 6) and statistic != STATISTICS[0]:
+                    if number not in STATISTIC_CLAIMS and statistic != STATISTICS[0]:
                         continue  # the stage-1 claims do not depend on the statistic: one row per choice
                     low, high = r.interval()
-                    rows.append({"epoch_rule": rule, "statistic": r.statistic if number in (1, 2, 6) else "level",
+                    judged_by = r.statistic if number in STATISTIC_CLAIMS else "level"
+                    rows.append({"epoch_rule": rule, "statistic": judged_by,
                                  "degenerate": degenerate, "protocol": protocol, "claim": number,
                                  "name": r.name, "value": r.primary.point, "ci_low": low, "ci_high": high,
                                  "threshold": r.threshold, "higher": r.higher,
@@ -117,7 +119,7 @@ def _fill_unmeasured(frame: pd.DataFrame) -> pd.DataFrame:
     extra = []
     for (protocol, number), here in judged.groupby(["protocol", "claim"]):
         rules = judged.loc[judged["protocol"] == protocol, "epoch_rule"].unique()
-        statistics = STATISTICS if number in (1, 2, 6) else ("level",)
+        statistics = STATISTICS if number in STATISTIC_CLAIMS else ("level",)
         have = set(zip(here["epoch_rule"], here["statistic"], here["degenerate"]))
         for choice in itertools.product(rules, statistics, DEGENERATE_CHOICES):
             if choice not in have:

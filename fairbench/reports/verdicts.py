@@ -8,8 +8,10 @@ Holm's adjustment over every verdict of one analysis (docs/protocols.md §6).
 - **contradicted**: the same for the other side;
 - **inconclusive** otherwise.
 
-Holm (Scand. J. Statist. 1979) controls the family-wise error rate over the family (every claim under
-every protocol of one analysis: 12 tests per side) under any dependence between them.
+Holm (Scand. J. Statist. 1979) controls the family-wise error rate over a family under any dependence
+between its tests. There are two families per analysis (:func:`claim_family`): the paper's claims 1-6
+under every protocol (12 tests per side), and the bargaining ablation's claims 7-12 under every protocol
+(12 more): the ablation asks a separate question, and running it must not change the paper's verdicts.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fairbench.reports.claims import ClaimResult
+from fairbench.reports.claims import ABLATION_CLAIMS, ClaimResult
 from fairbench.reports.inference import one_sided_p
 from fairbench.reports.stats import holm_bonferroni
 
-__all__ = ["ALPHA", "MIN_NON_DEGENERATE", "MIN_SEEDS", "VERDICTS", "Verdict", "judge"]
+__all__ = ["ALPHA", "MIN_NON_DEGENERATE", "MIN_SEEDS", "VERDICTS", "Verdict", "claim_family", "judge"]
 
 ALPHA = 0.05
 #: Fewer paired seeds than this in the median setting: too few for a t-interval to mean much (at 4 seeds
@@ -60,18 +62,26 @@ def _insufficient(result: ClaimResult) -> str:
 
 
 def judge(results: Mapping[tuple, ClaimResult], alpha: float = ALPHA) -> dict[tuple, Verdict]:
-    """A verdict for every result of one analysis (keys e.g. (protocol, claim number)), Holm-adjusted over
-    all of them that have enough evidence."""
+    """A verdict for every result of one analysis (keys (protocol, claim number)), Holm-adjusted within
+    each family (:func:`claim_family`) over the results that have enough evidence."""
     keys = list(results)
     why = {k: _insufficient(results[k]) for k in keys}
-    tested = [k for k in keys if not why[k]]
-    p_claim = np.array([one_sided_p(results[k].primary, results[k].threshold, results[k].higher) for k in tested])
-    p_other = np.array([one_sided_p(results[k].primary, results[k].threshold, not results[k].higher)
-                        for k in tested])
-    adj_claim, adj_other = holm_bonferroni(p_claim), holm_bonferroni(p_other)
     out = {k: Verdict("insufficient evidence", float("nan"), float("nan"), why[k]) for k in keys if why[k]}
-    for i, k in enumerate(tested):
-        verdict = ("supported" if adj_claim[i] < alpha else "contradicted" if adj_other[i] < alpha
-                   else "inconclusive")
-        out[k] = Verdict(verdict, float(adj_claim[i]), float(adj_other[i]))
+    for family in sorted({claim_family(k) for k in keys}):
+        tested = [k for k in keys if not why[k] and claim_family(k) == family]
+        p_claim = np.array([one_sided_p(results[k].primary, results[k].threshold, results[k].higher)
+                            for k in tested])
+        p_other = np.array([one_sided_p(results[k].primary, results[k].threshold, not results[k].higher)
+                            for k in tested])
+        adj_claim, adj_other = holm_bonferroni(p_claim), holm_bonferroni(p_other)
+        for i, k in enumerate(tested):
+            verdict = ("supported" if adj_claim[i] < alpha else "contradicted" if adj_other[i] < alpha
+                       else "inconclusive")
+            out[k] = Verdict(verdict, float(adj_claim[i]), float(adj_other[i]))
     return out
+
+
+def claim_family(key: tuple) -> str:
+    """The Holm family of a result keyed ``(..., claim number)``: the bargaining ablation's claims form
+    their own family, every other claim the paper's."""
+    return "bargaining ablation" if key[-1] in ABLATION_CLAIMS else "paper"
