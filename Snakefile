@@ -8,6 +8,7 @@ import time
 
 from fairbench.pipeline.chunks import DEFAULT_SEEDS_PER_JOB, parallel_jobs, plan_chunks, seeds_to_train
 from fairbench.pipeline.config import ConfigError, check_config, export_tracking_settings
+from fairbench.pipeline.eta import estimate as training_estimate
 from fairbench.pipeline.plan import (end_message, say_missing_metadata_once, stale_message, start_message, survey,
                                     trained_since)
 
@@ -23,10 +24,10 @@ if PLAN.stale:
 
 # The seeds without a record, in chunks of at most seeds_per_job seeds (one job, one process each).
 # How many run at once: --cores over the threads of a job, or --jobs (nodes) on a cluster.
+PARALLEL_JOBS = parallel_jobs(getattr(workflow, "_cores", None), getattr(workflow.resource_settings, "nodes", None),
+                              config.get("threads_per_job", 1))
 CHUNKS = plan_chunks(((job, seeds_to_train(job, f"{RESULTS}/runs", PLAN.statuses())) for job in JOBS),
-                     config.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB),
-                     parallel_jobs(getattr(workflow, "_cores", None), getattr(workflow.resource_settings, "nodes", None),
-                                   config.get("threads_per_job", 1)))
+                     config.get("seeds_per_job", DEFAULT_SEEDS_PER_JOB), PARALLEL_JOBS)
 replaced = workflow.config_settings.replace_workflow_config  # --replace-workflow-config drops config.yaml
 CONFIGFILES = [str(c) for c in workflow.configfiles if not (replaced and c == "config/config.yaml")]
 if workflow.is_main_process:
@@ -37,6 +38,7 @@ if workflow.is_main_process:
             os.remove(chunk.marker(RESULTS))
     # What was found and what will be trained, before Snakemake lists the jobs.
     print(start_message(PLAN, RESULTS, CONFIGFILES), file=sys.stderr)
+    print(training_estimate(CHUNKS, PARALLEL_JOBS).line(), file=sys.stderr)
 
 report: "workflow/report/workflow.rst"
 

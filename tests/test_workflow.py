@@ -115,6 +115,7 @@ def test_more_seeds_train_only_the_new_runs(quick_run) -> None:
     jobs = check_config(yaml.safe_load((ROOT / "config" / "quick.yaml").read_text()))
     assert int(counts["train"]) == len(jobs)  # one new run (the new seed) per configuration, nothing retrained
     assert f"to train now: {len(jobs):,} runs" in plan.stderr
+    assert "estimated training time: about" in plan.stderr  # from the committed runs' timings
 
 
 def test_output_is_legible(quick_run) -> None:
