@@ -23,7 +23,6 @@ from fairbench.registry import build_method
 from fairbench.runs.execute import RunSpec, load_run_data
 from fairbench.training.init import initial_params
 from fairbench.training.mlp_step import MLPStep
-from fairbench.perf.bench_cli import parse_cells
 
 
 #: The reference's NBS solve is a test oracle and lives with the tests; bench times it from the source
@@ -217,9 +216,9 @@ def report(results: dict[str, list[tuple[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``fairbench bench`` with the arguments :mod:`fairbench.perf.bench_cli` parsed."""
-    cells = parse_cells(args.cells)
+def run(args: argparse.Namespace, cells: list[int]) -> int:
+    """Run ``fairbench bench`` with the arguments :mod:`fairbench.perf.bench_cli` parsed and checked
+    (``cells``: the numbers of cells of the scaling table)."""
     torch.set_num_threads(args.threads)
     if args.population is not None:
         from fairbench.perf import population

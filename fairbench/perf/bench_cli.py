@@ -70,7 +70,7 @@ def parse_cells(text: str) -> list[int]:
 
 def _run(args: argparse.Namespace) -> int:
     check_counts(args)
-    parse_cells(args.cells)  # a bad --cells fails before torch is imported
+    cells = parse_cells(args.cells)  # a bad --cells fails before torch is imported
     from fairbench.perf import bench
 
-    return bench.run(args)
+    return bench.run(args, cells)
