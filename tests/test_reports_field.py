@@ -16,8 +16,8 @@ from scipy import stats
 
 from fairbench import registry
 from fairbench.reports.collect import collect_runs
-from fairbench.reports.field import BETTER, DEPENDS, FIELD_METRICS, INSUFFICIENT, NOISE, NOT_AFTER_HOLM, POOLED, WORSE, \
-    field_frame
+from fairbench.reports.field import BETTER, DEPENDS, FIELD_METRICS, INSUFFICIENT, NOISE, NOT_AFTER_HOLM, POOLED, \
+    WORSE, field_frame
 from fairbench.reports.findings import _build, build_findings, write_findings
 from fairbench.reports.labels import NBS_PAIRS
 from fairbench.reports.selection import select_epochs
@@ -101,7 +101,8 @@ def test_a_planted_difference_is_recovered_with_its_sign_size_and_interval() -> 
     assert _pooled(frame, "nash_mtl", "auc")["verdict"] in {NOISE, NOT_AFTER_HOLM}  # no difference shown
     per_setting = frame[(frame["baseline"] == "diffdp") & (frame["metric"] == "auc") & (frame["setting"] != POOLED)]
     assert list(per_setting["setting"]) == ["a", "b"] and (per_setting["verdict"] == "").all()
-    assert (per_setting["ci_low"] <= per_setting["effect"]).all() and (per_setting["effect"] <= per_setting["ci_high"]).all()
+    assert (per_setting["ci_low"] <= per_setting["effect"]).all()
+    assert (per_setting["effect"] <= per_setting["ci_high"]).all()
     # every baseline and metric has its row, each with a Holm p over the whole section's family
     pooled = frame[frame["setting"] == POOLED]
     assert len(pooled) == len(registry.literature_baselines()) * len(FIELD_METRICS)

@@ -37,19 +37,20 @@ from fairbench.reports.stats import holm_bonferroni
 from fairbench.reports.sweeps import SWEEP_RULE, lambda_text, prefer_chosen
 from fairbench.reports.verdicts import ALPHA, insufficient_evidence
 
-__all__ = ["FIELD_METRICS", "FRAME_COLUMNS", "POOLED", "compared_experiments", "field_experiments", "field_frame", "field_lines",
+__all__ = ["FIELD_METRICS", "FRAME_COLUMNS", "POOLED", "compared_experiments", "field_experiments", "field_frame",
+           "field_lines",
            "field_needs", "field_selection"]
 
 #: The ``setting`` of the pooled rows of :func:`field_frame`.
 POOLED = "pooled"
 TITLE = "## NBS against the fairness literature's baselines"
-#: Metrics compared: short name, higher is better, equivalence margin (those of the bargaining ablation).
+#: Metrics compared: short name, higher is better, equivalence margin (the bargaining ablation's).
 FIELD_METRICS = ABLATION_METRICS
 BETTER, WORSE, NOISE, NOT_AFTER_HOLM = "NBS better", "NBS worse", "within noise", "not significant after Holm"
 INSUFFICIENT, DEPENDS = "insufficient evidence", "depends on degenerate runs"
-FRAME_COLUMNS = ["protocol", "baseline", "metric", "setting", "fair_lambda", "seeds", "effect", "ci_low", "ci_high",
-                 "mde", "margin", "equivalent", "p_holm", "verdict", "verdict_all_runs", "verdict_without_degenerate",
-                 "runs", "degenerate_nbs", "degenerate_baseline"]
+FRAME_COLUMNS = ["protocol", "baseline", "metric", "setting", "fair_lambda", "seeds", "effect", "ci_low",
+                 "ci_high", "mde", "margin", "equivalent", "p_holm", "verdict", "verdict_all_runs",
+                 "verdict_without_degenerate", "runs", "degenerate_nbs", "degenerate_baseline"]
 
 
 def _baselines() -> list[str]:

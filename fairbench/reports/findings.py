@@ -41,8 +41,8 @@ VERDICT_RULE = (f"Verdict rule: **insufficient evidence** below {MIN_SEEDS} pair
                 f"below {MIN_NON_DEGENERATE:.0%} non-degenerate runs; else **supported** when the one-sided t-test "
                 "that the statistic lies on the claimed side of its threshold rejects at 5 % after Holm's "
                 "adjustment within its family (family-wise error rate; the paper's claims 1-6 form one family, the "
-                "bargaining ablation's claims 7-12 another; the comparison with the literature's baselines has its own, "
-                "below), **contradicted** when the "
+                "bargaining ablation's claims 7-12 another; the comparison with the literature's baselines has "
+                "its own, below), **contradicted** when the "
                 "test of the other side does, **inconclusive** otherwise.")
 #: Test sets smaller than this are called out as weak evidence.
 WEAK_TEST_ROWS = 100
