@@ -140,8 +140,10 @@ def test_one_seed_gives_insufficient_evidence() -> None:
 
 # -- the page, from run records ---------------------------------------------------------------------------------------
 
-#: lambda -> (experiment, validation worst-group AUC, test accuracy): 0.1 is the validation-best point, 1 the test-best.
-SWEEP = {0.1: ("fair_lambda_0p1", 0.80, 0.65), 1.0: ("fair_lambda_1", 0.60, 0.98)}
+#: lambda -> (experiment, validation worst-group AUC, test accuracy): 1 is the validation-best point, 0.1 (the first
+#: experiment) the test-best.
+SWEEP = {0.1: ("fair_lambda_0p1", 0.60, 0.98), 1.0: ("fair_lambda_1", 0.80, 0.65)}
+CHOSEN, OTHER = 1.0, 0.1
 NBS_ACCURACY = 0.85
 N_CELL = 100
 EPOCHS = 4
@@ -189,8 +191,8 @@ def test_the_sweeps_chosen_lambda_is_the_one_compared(root: Path, built: tuple) 
     lam_of = runs.drop_duplicates("run_dir").set_index("run_dir")["fair_lambda"]
     assert set(lam_of[runs.drop_duplicates("run_dir").set_index("run_dir")["method"] == "diffdp"]) == set(SWEEP)
     nbs = selected[(selected["protocol"] == "standard") & (selected["method"] == "nbs_ltr")].set_index("seed")["auc"]
-    chosen = np.array([nbs[s] - sub[("diffdp", 0.1, s)] for s in range(5)])
-    other = np.array([nbs[s] - sub[("diffdp", 1.0, s)] for s in range(5)])
+    chosen = np.array([nbs[s] - sub[("diffdp", CHOSEN, s)] for s in range(5)])
+    other = np.array([nbs[s] - sub[("diffdp", OTHER, s)] for s in range(5)])
     assert chosen.mean() > 0 > other.mean()  # the points differ: the wrong one would flip the sign
     row = field[(field["protocol"] == "standard") & (field["baseline"] == "diffdp") & (field["metric"] == "auc")]
     pooled = row[row["setting"] == POOLED].iloc[0]
@@ -198,9 +200,9 @@ def test_the_sweeps_chosen_lambda_is_the_one_compared(root: Path, built: tuple) 
     assert pooled["effect"] == pytest.approx(chosen.mean(), rel=RTOL)
     assert (pooled["ci_low"], pooled["ci_high"]) == pytest.approx((ci.low, ci.high), rel=RTOL)
     assert pooled["verdict"] == BETTER
-    assert set(row.loc[row["setting"] != POOLED, "fair_lambda"]) == {0.1}
+    assert set(row.loc[row["setting"] != POOLED, "fair_lambda"]) == {CHOSEN}
     assert "## NBS against the fairness literature's baselines" in text
-    assert "| Titanic (sex) | 0.1 |" in text  # the chosen lambda per setting on the page
+    assert "| Titanic (sex) | 1 |" in text  # the chosen lambda per setting on the page
     assert "Experiments: main, bargaining, fair_lambda_0p1, fair_lambda_1." in text
 
 
@@ -228,7 +230,7 @@ def test_the_per_setting_table_is_written_beside_the_page(root: Path, tmp_path: 
     assert set(pooled["baseline"]) == {"diffdp", *registry.STANDALONE_BARGAINS}
     assert len(pooled) == 2 * 3 * len(FIELD_METRICS) and len(table) == 2 * len(pooled)  # one setting
     assert (table["ci_low"] <= table["effect"]).all() and (table["effect"] <= table["ci_high"]).all()
-    assert set(table.loc[(table["baseline"] == "diffdp") & (table["setting"] != POOLED), "fair_lambda"]) == {0.1}
+    assert set(table.loc[(table["baseline"] == "diffdp") & (table["setting"] != POOLED), "fair_lambda"]) == {CHOSEN}
 
 
 def test_without_the_baselines_the_page_says_what_it_needs(tmp_path: Path) -> None:
