@@ -66,6 +66,14 @@ BASELINES: dict[str, Callable[[HyperParams], Method]] = {
 }
 
 
+#: The fairness literature's in-processing baselines: the gap regularisers (Han et al. 2023) and adversarial
+#: debiasing (Zhang, Lemoine & Mitchell 2018), each run over a lambda sweep; and the bargains over the groups'
+#: training-loss gradients without meta-learning (Nash-MTL, Navon et al. 2022; FairGrad, Ban & Ji 2024). The
+#: findings compare NBS with each of them (docs/protocols.md §6).
+FAIRNESS_REGULARISERS: tuple[str, ...] = ("diffdp", "diffeopp", "diffeodd", "adv_debias")
+STANDALONE_BARGAINS: tuple[str, ...] = ("nash_mtl", "fairgrad")
+LITERATURE_BASELINES: tuple[str, ...] = (*FAIRNESS_REGULARISERS, *STANDALONE_BARGAINS)
+
 #: The aggregator that bargains over the cells' hypergradients (the paper's NBS, docs/method.md §4) and the one
 #: that bargains over their training-loss gradients (Nash-MTL, Navon et al., ICML 2022): the bargaining ablation.
 HYPERGRADIENT_BARGAINING = "nbs"
@@ -104,6 +112,11 @@ def bargaining_triples() -> list[BargainingTriple]:
         return []
     return [BargainingTriple(objective, objective, f"{HYPERGRADIENT_BARGAINING}_{objective}",
                              f"{TRAINING_GRADIENT_BARGAINING}_{objective}") for objective in OBJECTIVES]
+
+
+def literature_baselines() -> list[str]:
+    """:data:`LITERATURE_BASELINES` that are registered (:data:`BASELINES`), in that order; read at call time."""
+    return [name for name in LITERATURE_BASELINES if name in BASELINES]
 
 
 def meta_methods() -> list[str]:

@@ -58,7 +58,7 @@ from fairbench.reports.tables import ALIGNMENT_WINDOW, _stage1_rows
 
 __all__ = ["ABLATION_CLAIMS", "ABLATION_CONTRASTS", "ABLATION_METRICS", "CLAIM_TEXT", "FAIRNESS_NOTIONS", "MARGINS",
            "ClaimResult", "ROW_DRAWS", "STATISTICS", "STATISTIC_CLAIMS", "THRESHOLDS", "claim_methods",
-           "contrast_pairs", "measure_claims"]
+           "contrast_pairs", "measure_claims", "paired_difference"]
 
 STATISTICS: tuple[str, ...] = ("poi", "diff")
 #: Row-bootstrap draws for the test-set variance of a shared test set.
@@ -263,7 +263,7 @@ def _test_claim(number: int, metric: str, higher: bool, sel: pd.DataFrame, count
     pairs = _pairs_in(sel, pairs)
     if not pairs or metric not in sel.columns:
         return None
-    methods = [*pairs, *pairs.values()]
+    methods = list(dict.fromkeys([*pairs, *pairs.values()]))  # a baseline shared by several pairs once
     settings = _settings(sel, methods, counts, n_boot, seed, protocol)
     if not settings:
         return None
@@ -285,6 +285,16 @@ def _test_claim(number: int, metric: str, higher: bool, sel: pd.DataFrame, count
     primary = pool([p for p, _ in per_setting.values()])
     return ClaimResult(number, statistic, primary, pool([e for _, e in per_setting.values()]), per_setting,
                        per_pair, seeds)
+
+
+def paired_difference(metric: str, higher: bool, sel: pd.DataFrame, counts: Mapping[str, bs.CellCounts],
+                      pairs: Mapping[str, str], *, n_boot: int, seed: int, protocol: str) -> ClaimResult | None:
+    """The paired difference compared - baseline on ``metric`` over ``pairs``, measured as claims 1 and 7-12
+    (per seed the mean over the pairs, per setting the mean over seeds with the shared test set's variance,
+    pooled over settings), for comparisons that are not claims: ``effect`` and ``primary`` are that
+    difference, ``number`` is 0. Several compared methods may share one baseline (``nbs_ltr`` ->
+    ``diffdp``, ``nbs_forml`` -> ``diffdp``: the NBS variants' mean minus DiffDP)."""
+    return _test_claim(0, metric, higher, sel, counts, "diff", n_boot, seed, protocol, pairs)
 
 
 def _reliability(sel: pd.DataFrame, counts: Mapping[str, bs.CellCounts], statistic: str, n_boot: int, seed: int,

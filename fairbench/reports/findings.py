@@ -23,6 +23,8 @@ from fairbench.reports.bootstrap import load_selected_counts
 from fairbench.reports.claims import CLAIM_TEXT, EFFECT_UNITS, MARGINS, ClaimResult, monotone_share, stage1_per_run
 from fairbench.reports.sweeps import prefer_chosen
 from fairbench.reports.degenerate import REASON_LABELS, flag_degenerate
+from fairbench.reports.field import compared_experiments, field_experiments, field_frame, field_lines, field_needs, \
+    field_selection
 from fairbench.reports.inference import TIE_TOLERANCE, Estimate, equivalent, min_detectable_effect, t_interval
 from fairbench.reports.labels import method_label, metric_label, setting_label, setting_order
 from fairbench.reports.robustness import measure_all, robust, robustness_frame, robustness_markdown, \
@@ -39,7 +41,8 @@ VERDICT_RULE = (f"Verdict rule: **insufficient evidence** below {MIN_SEEDS} pair
                 f"below {MIN_NON_DEGENERATE:.0%} non-degenerate runs; else **supported** when the one-sided t-test "
                 "that the statistic lies on the claimed side of its threshold rejects at 5 % after Holm's "
                 "adjustment within its family (family-wise error rate; the paper's claims 1-6 form one family, the "
-                "bargaining ablation's claims 7-12 another), **contradicted** when the "
+                "bargaining ablation's claims 7-12 another; the comparison with the literature's baselines has "
+                "its own, below), **contradicted** when the "
                 "test of the other side does, **inconclusive** otherwise.")
 #: Test sets smaller than this are called out as weak evidence.
 WEAK_TEST_ROWS = 100
@@ -148,8 +151,9 @@ def build_findings(frame: pd.DataFrame, *, n_boot: int = DEFAULT_DRAWS, seed: in
 
 
 def _build(frame: pd.DataFrame, *, n_boot: int, seed: int,
-           robustness: bool) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """:func:`build_findings`, and the bargaining ablation's per-setting table."""
+           robustness: bool) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`build_findings`, the bargaining ablation's per-setting table and that of NBS against the
+    literature's baselines."""
     if frame.empty:
         raise ValueError("no runs: nothing to compare with the paper's claims")
     experiments = [e for e in MAIN_EXPERIMENTS if e in set(frame["experiment"])] or sorted(set(frame["experiment"]))
@@ -183,9 +187,15 @@ def _build(frame: pd.DataFrame, *, n_boot: int, seed: int,
     own_rules = {str(p): str(rules[0]) for p, rules in selected.groupby("protocol")["selection"].unique().items()
                  if len(rules) == 1}
     ablation = ablation_frame(results, verdicts, protocols, diff_verdicts(robust_frame, own_rules))
+    # the literature's baselines: their own runs (each sweep at its chosen point) beside the claims' NBS runs,
+    # which the claims above never see, so their verdicts stay as they are
+    field_order = [*experiments, *field_experiments(frame, experiments)]
+    field_sel, field_counts = field_selection(frame, field_order, selected, counts)
+    field = field_frame(field_sel, field_counts, protocols, n_boot=n_boot, seed=seed)
+    field_section = field_lines(field, field_needs(field_sel), compared_experiments(frame, field_order))
     page = _page(results, verdicts, robust_frame, selected, protocols, counts, _identical_stage1(main), main,
-                 experiments, ablation)
-    return page, data, robust_frame, ablation
+                 experiments, ablation, field_section, field_needs(field_sel))
+    return page, data, robust_frame, ablation, field
 
 
 def _cell(r: ClaimResult, verdict: str) -> str:
@@ -235,7 +245,8 @@ def _pair_lines(r: ClaimResult) -> list[str]:
 
 def _page(results: dict[tuple[str, int], ClaimResult], verdicts: dict, robust_frame: pd.DataFrame,
           selected: pd.DataFrame, protocols: list[str], counts: dict, identical: dict[str, list[str]],
-          main: pd.DataFrame, experiments: list[str], ablation: pd.DataFrame) -> str:
+          main: pd.DataFrame, experiments: list[str], ablation: pd.DataFrame, field_section: list[str],
+          field_missing: list[str]) -> str:
     lines = ["# Findings: the paper's claims against the runs", ""]
     differences = default_target_differences(main)
     if differences is None or differences:
@@ -256,7 +267,7 @@ def _page(results: dict[tuple[str, int], ClaimResult], verdicts: dict, robust_fr
               "", "Effects are in the metric's own units with their interval; the minimum detectable effect "
               "is for 80 % power at 5 % (two-sided); equivalence is two one-sided tests (TOST, 5 %) against the "
               "margins " + ", ".join(f"claim {n}: +-{m:g} {EFFECT_UNITS[n]}" for n, m in MARGINS.items()) + ".", ""]
-    needs = _needs(selected)
+    needs = _needs(selected) + field_missing
     if needs:
         lines += ["## What these runs cannot answer", ""] + [f"- {n}." for n in needs] + [""]
     lines += ["## Epoch selection", ""]
@@ -307,6 +318,7 @@ def _page(results: dict[tuple[str, int], ClaimResult], verdicts: dict, robust_fr
             lines.append(f"- **{protocol}**: " + "; ".join(parts) + ".")
         lines.append("")
     lines += ablation_lines(ablation, results, ablation_needs(selected), experiments)
+    lines += field_section
     if not robust_frame.empty:
         lines += ["## Robustness to the analysis choices", "",
                   "Each claim's verdict under every combination of epoch rule, statistic and degenerate runs in "
@@ -380,11 +392,12 @@ def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAUL
     """Write the page atomically, the specification-curve figure (``figure_out``, by default
     ``figures/specification_curve.png`` beside the page), and when asked its numbers as CSV (``data_out``,
     with the robustness table beside it as ``findings_robustness.csv`` and the bargaining ablation's per-setting
-    table as ``findings_bargaining.csv``) and the page as HTML for the
+    table as ``findings_bargaining.csv``, that of NBS against the literature's baselines as ``findings_field.csv``)
+    and the page as HTML for the
     Snakemake report (``html_out``); returns the paths."""
     from fairbench.reports.tables_html import markdown_to_html
 
-    text, data, robust_frame, ablation = _build(frame, n_boot=n_boot, seed=seed, robustness=True)
+    text, data, robust_frame, ablation, field = _build(frame, n_boot=n_boot, seed=seed, robustness=True)
     out = Path(out)
     protocols = [p for p in ("paper", "standard") if p in set(data["protocol"])]
     protocols += sorted(set(data["protocol"]) - set(protocols))
@@ -399,7 +412,9 @@ def write_findings(frame: pd.DataFrame, out: str | Path, *, n_boot: int = DEFAUL
         write_text_atomic(robust_path, robust_frame.to_csv(index=False, float_format="%.6g"))
         ablation_path = Path(data_out).with_name("findings_bargaining.csv")
         write_text_atomic(ablation_path, ablation.to_csv(index=False, float_format="%.6g"))
-        paths += [Path(data_out), robust_path, ablation_path]
+        field_path = Path(data_out).with_name("findings_field.csv")
+        write_text_atomic(field_path, field.to_csv(index=False, float_format="%.6g"))
+        paths += [Path(data_out), robust_path, ablation_path, field_path]
     if html_out is not None:
         write_text_atomic(Path(html_out), markdown_to_html(text, "Findings"))
         paths.append(Path(html_out))

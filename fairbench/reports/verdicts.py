@@ -24,7 +24,7 @@ from fairbench.reports.claims import ABLATION_CLAIMS, ClaimResult
 from fairbench.reports.inference import one_sided_p
 from fairbench.reports.stats import holm_bonferroni
 
-__all__ = ["ALPHA", "MIN_NON_DEGENERATE", "MIN_SEEDS", "VERDICTS", "Verdict", "claim_family", "judge"]
+__all__ = ["ALPHA", "MIN_NON_DEGENERATE", "MIN_SEEDS", "VERDICTS", "Verdict", "claim_family", "insufficient_evidence", "judge"]
 
 ALPHA = 0.05
 #: Fewer paired seeds than this in the median setting: too few for a t-interval to mean much (at 4 seeds
@@ -49,7 +49,8 @@ class Verdict(tuple):
     why = property(lambda self: self[3])
 
 
-def _insufficient(result: ClaimResult) -> str:
+def insufficient_evidence(result: ClaimResult) -> str:
+    """Why ``result`` is too little evidence for a verdict (the rule above), or "" when it is enough."""
     seeds = float(np.median(result.seeds)) if result.seeds else 0.0
     if seeds < MIN_SEEDS:
         return f"median {seeds:g} paired seeds per setting, below the minimum of {MIN_SEEDS}"
@@ -65,7 +66,7 @@ def judge(results: Mapping[tuple, ClaimResult], alpha: float = ALPHA) -> dict[tu
     """A verdict for every result of one analysis (keys (protocol, claim number)), Holm-adjusted within
     each family (:func:`claim_family`) over the results that have enough evidence."""
     keys = list(results)
-    why = {k: _insufficient(results[k]) for k in keys}
+    why = {k: insufficient_evidence(results[k]) for k in keys}
     out = {k: Verdict("insufficient evidence", float("nan"), float("nan"), why[k]) for k in keys if why[k]}
     for family in sorted({claim_family(k) for k in keys}):
         tested = [k for k in keys if not why[k] and claim_family(k) == family]
